@@ -1,0 +1,164 @@
+/** The broker-config node: reads its settings, owns one shared Connection (and, in embedded mode,
+ * the aedes broker), and tells every node that uses it how the link is doing. */
+import * as crypto from 'crypto';
+import type { IClientOptions } from 'mqtt';
+import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
+import type { BrokerHandle } from './broker-handle';
+import { BrokerConfigProps, BrokerSettings, resolveBrokerSettings } from './lib/broker-settings';
+import { Connection, LinkStatus } from './lib/connection';
+import { EmbeddedBroker } from './lib/embedded-broker';
+import { describeListenError, Reason } from './lib/errors';
+
+type BrokerConfigDef = NodeDef & BrokerConfigProps & { tls?: string };
+interface Credentials {
+    user?: string;
+    password?: string;
+}
+interface TlsConfigNode extends Node {
+    addTLSOptions(options: IClientOptions): IClientOptions;
+}
+
+export = function (RED: NodeAPI): void {
+    function BrokerConfigNode(this: BrokerHandle, config: BrokerConfigDef): void {
+        RED.nodes.createNode(this, config);
+        const node = this;
+        const users = new Set<Node>();
+        let embedded: EmbeddedBroker | null = null;
+        let lastLoggedReason = '';
+
+        node.text = (key, params = {}, fallback) => {
+            const full = `broker-config.${key}`;
+            const translated = RED._(full, params);
+            return translated === full && fallback !== undefined ? fallback : translated;
+        };
+        const reasonText = (why: Reason): string => node.text(`reason.${why.code}`, why.params, why.text);
+
+        let settings: BrokerSettings;
+        try {
+            settings = resolveBrokerSettings(config);
+            node.configError = null;
+        } catch (err) {
+            node.configError = (err as Error).message;
+            node.connection = null;
+            node.error(node.configError);
+        }
+
+        const statusOf = (link: LinkStatus): NodeStatus => {
+            switch (link.state) {
+                case 'connected':
+                    return { fill: 'green', shape: 'dot', text: node.text('status.connected', { broker: link.address }) };
+                case 'connecting':
+                    return { fill: 'yellow', shape: 'ring', text: node.text('status.connecting', { broker: link.address }) };
+                case 'reconnecting':
+                    return {
+                        fill: 'red',
+                        shape: 'ring',
+                        text: node.text('status.reconnecting', {
+                            attempt: String(link.attempt),
+                            reason: link.reason ? reasonText(link.reason) : '',
+                        }),
+                    };
+                default:
+                    return { fill: 'red', shape: 'ring', text: node.text('status.disconnected') };
+            }
+        };
+
+        node.currentStatus = () => {
+            if (node.configError) return { fill: 'red', shape: 'ring', text: node.configError };
+            return node.connection ? statusOf(node.connection.status) : { fill: 'red', shape: 'ring', text: node.text('status.disconnected') };
+        };
+
+        node.register = (user) => {
+            users.add(user);
+            user.status(node.currentStatus());
+            if (node.connection && settings.autoConnect) node.connection.attach(user);
+        };
+        node.deregister = async (user) => {
+            users.delete(user);
+            await node.connection?.detach(user);
+        };
+
+        if (node.configError) {
+            node.on('close', (done: () => void) => done());
+            return;
+        }
+        settings = settings!;
+
+        const credentials = (node.credentials ?? {}) as Credentials;
+        const clientOptions: IClientOptions = {
+            protocolVersion: settings.protocolVersion,
+            clientId: settings.clientId || generatedClientId(node.id, settings.clean),
+            keepalive: settings.keepalive,
+            clean: settings.clean,
+            connectTimeout: 30000,
+        };
+        if (settings.mode === 'external') {
+            if (credentials.user) clientOptions.username = credentials.user;
+            if (credentials.password) clientOptions.password = credentials.password;
+        }
+        if (settings.usesTls) {
+            const tlsNode = config.tls ? (RED.nodes.getNode(config.tls) as TlsConfigNode | null) : null;
+            if (tlsNode) tlsNode.addTLSOptions(clientOptions);
+            else clientOptions.rejectUnauthorized = settings.verifyServerCert;
+            if (clientOptions.rejectUnauthorized === false) {
+                node.warn(node.text('log.tls-verify-off', { broker: settings.address }));
+            }
+        }
+
+        if (settings.mode === 'embedded') {
+            embedded = new EmbeddedBroker(settings.listenHost, settings.port);
+            const listenAddress = `${settings.listenHost}:${settings.port}`;
+            embedded.start().then(
+                () => node.log(node.text('log.embedded-listening', { address: listenAddress })),
+                // The connection's attempts retry listening and put the reason on every node's status.
+                () => undefined,
+            );
+        }
+        const embeddedBroker = embedded;
+
+        const connection = new Connection({
+            url: settings.url,
+            address: settings.address,
+            client: clientOptions,
+            prepare: embeddedBroker ? () => embeddedBroker.start() : undefined,
+            describePrepareError: (err) => describeListenError(err, settings.listenHost, settings.port),
+        });
+        node.connection = connection;
+
+        connection.on('status', (link) => {
+            const status = statusOf(link);
+            for (const user of users) user.status(status);
+            // Log each new reason once, not every attempt.
+            const why = link.state === 'reconnecting' && link.reason ? reasonText(link.reason) : '';
+            if (why && why !== lastLoggedReason) node.warn(why);
+            if (link.state === 'connected' && lastLoggedReason) node.log(status.text as string);
+            lastLoggedReason = link.state === 'connected' ? '' : why || lastLoggedReason;
+        });
+        connection.on('delivery-error', (err) => node.error(err));
+
+        node.on('close', (done: () => void) => {
+            void (async () => {
+                await connection.close();
+                if (embeddedBroker) {
+                    await embeddedBroker.stop();
+                    node.log(node.text('log.embedded-stopped'));
+                }
+            })().finally(done);
+        });
+    }
+
+    RED.nodes.registerType('broker-config', BrokerConfigNode as unknown as (this: Node, def: NodeDef) => void, {
+        credentials: { user: { type: 'text' }, password: { type: 'password' } },
+    });
+};
+
+/**
+ * A client id when the user gave none. A clean session gets a fresh one each start; a persistent
+ * session needs the same id after a restart (the broker finds the session by it), so it is derived
+ * from the config node's id. Two Node-RED instances sharing one flow and a persistent session must
+ * set their own client ids.
+ */
+function generatedClientId(nodeId: string, clean: boolean): string {
+    const suffix = clean ? crypto.randomBytes(4).toString('hex') : nodeId.replace(/[^0-9a-zA-Z]/g, '').slice(0, 16);
+    return `mqttwire_${suffix}`;
+}

@@ -1,0 +1,16 @@
+/** What mqtt-in and mqtt-out see of a broker-config node. */
+import type { Node, NodeStatus } from 'node-red';
+import type { Connection } from './lib/connection';
+
+export interface BrokerHandle extends Node {
+    /** Null when the configuration itself is wrong; `configError` then says why. */
+    connection: Connection | null;
+    configError: string | null;
+    /** A node starts using the connection and gets its status from now on. */
+    register(user: Node): void;
+    /** The node stops using the connection; the last one closes it. */
+    deregister(user: Node): Promise<void>;
+    /** A text from the broker-config catalogue (status texts, topic rules), with its English fallback. */
+    text(key: string, params?: Record<string, string>, fallback?: string): string;
+    currentStatus(): NodeStatus;
+}

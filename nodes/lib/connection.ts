@@ -1,0 +1,402 @@
+/**
+ * One MQTT.js client shared by every node of one broker-config: it connects when the first node
+ * needs it and closes after the last; it holds each distinct subscription once at the broker, routes
+ * each incoming message to the nodes whose filter matches, sends publishes through the outbox, and
+ * reports its state in words.
+ */
+import { EventEmitter } from 'events';
+import * as mqtt from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import { Backoff, BackoffOptions, DEFAULT_BACKOFF } from './backoff';
+import { DEFAULT_OUTBOX, DeliveryError, Outbox, OutboxOptions, OutgoingMessage } from './delivery/outbox';
+import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
+import { planBrokerSubscriptions, QoS } from './subscription-plan';
+import { filterCovers } from './topic';
+import { TopicTree } from './topic-tree';
+
+export type LinkState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface LinkStatus {
+    state: LinkState;
+    /** host:port of the broker. */
+    address: string;
+    /** Failed attempts since the link was last up. */
+    attempt: number;
+    /** Why the last attempt failed or the link dropped. */
+    reason?: Reason;
+}
+
+export interface InboundMessage {
+    topic: string;
+    payload: Buffer;
+    /** min(publish QoS, the subscriber's QoS). */
+    qos: QoS;
+    retain: boolean;
+    properties?: IPublishPacket['properties'];
+}
+
+/** A node's wish to receive what matches `filter`. */
+export interface Subscriber {
+    readonly filter: string;
+    readonly qos: QoS;
+    deliver(message: InboundMessage): void;
+    /** The broker refused the subscription. */
+    refused(why: string): void;
+}
+
+export interface ConnectionOptions {
+    url: string;
+    address: string;
+    client: IClientOptions;
+    backoff?: BackoffOptions;
+    outbox?: Partial<OutboxOptions>;
+    /** Removals of subscriptions wait this long, so a node that is restarted keeps its subscription. */
+    unsubscribeDelayMs?: number;
+    /** Runs before every connection attempt (the embedded broker starts listening here); a throw is a failed attempt. */
+    prepare?: () => Promise<void>;
+    /** Describes an error thrown by prepare. */
+    describePrepareError?: (err: unknown) => Reason;
+}
+
+interface BrokerSubscription {
+    qos: QoS;
+    /** MQTT 5 subscription identifier. */
+    id: number;
+}
+
+export declare interface Connection {
+    on(event: 'status', listener: (status: LinkStatus) => void): this;
+    on(event: 'delivery-error', listener: (err: unknown, subscriber: Subscriber) => void): this;
+    emit(event: 'status', status: LinkStatus): boolean;
+    emit(event: 'delivery-error', err: unknown, subscriber: Subscriber): boolean;
+}
+
+export class Connection extends EventEmitter {
+    private client: MqttClient | null = null;
+    private readonly users = new Set<object>();
+    private readonly backoff: Backoff;
+    private readonly outbox: Outbox;
+    private link: LinkStatus;
+    private reconnectTimer: NodeJS.Timeout | null = null;
+    private reconcileTimer: NodeJS.Timeout | null = null;
+    private closing: Promise<void> | null = null;
+    private attemptStartedAt = 0;
+    private lastError: Reason | undefined;
+
+    /** Every subscriber, indexed for routing by topic. */
+    private readonly tree = new TopicTree<Subscriber>();
+    private readonly subscribersByFilter = new Map<string, Set<Subscriber>>();
+    /** What the broker holds for this session, as far as this process knows. */
+    private readonly brokerSubscriptions = new Map<string, BrokerSubscription>();
+    private readonly filterById = new Map<number, string>();
+    private nextSubscriptionId = 1;
+    private routeByIdentifier = false;
+
+    constructor(private readonly options: ConnectionOptions) {
+        super();
+        this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
+        this.outbox = new Outbox((message, done) => this.send(message, done), { ...DEFAULT_OUTBOX, ...options.outbox });
+        this.link = { state: 'idle', address: options.address, attempt: 0 };
+    }
+
+    get status(): LinkStatus {
+        return this.link;
+    }
+
+    get connected(): boolean {
+        return this.link.state === 'connected';
+    }
+
+    get protocolVersion(): number {
+        return this.options.client.protocolVersion ?? 4;
+    }
+
+    /** Messages waiting in the outbox and QoS 0 messages refused while disconnected. */
+    get delivery(): { queued: number; inFlight: number; droppedQoS0: number } {
+        return { queued: this.outbox.queued, inFlight: this.outbox.inFlight, droppedQoS0: this.outbox.droppedQoS0 };
+    }
+
+    /** The filters subscribed at the broker, with their QoS. */
+    get brokerFilters(): Map<string, QoS> {
+        return new Map([...this.brokerSubscriptions].map(([filter, sub]) => [filter, sub.qos]));
+    }
+
+    /** A node starts using the connection; the first one opens it. */
+    attach(user: object): void {
+        this.users.add(user);
+        if (this.link.state === 'idle') this.open();
+    }
+
+    /** A node stops using the connection; after the last one it closes. */
+    async detach(user: object): Promise<void> {
+        this.users.delete(user);
+        if (this.users.size === 0) await this.close();
+    }
+
+    subscribe(subscriber: Subscriber): void {
+        let set = this.subscribersByFilter.get(subscriber.filter);
+        if (!set) this.subscribersByFilter.set(subscriber.filter, (set = new Set()));
+        set.add(subscriber);
+        this.tree.add(subscriber.filter, subscriber);
+        // Subscribe at once (next tick, so the nodes of one deploy go in one SUBSCRIBE).
+        this.scheduleReconcile(0);
+    }
+
+    /**
+     * Stops routing to a subscriber. Its broker subscription goes when no other subscriber needs it:
+     * at once with `now` (the node was deleted from the flow), else after a short delay, so that a
+     * node that is only restarted keeps it. When the last node goes the connection closes without
+     * unsubscribing, and a persistent session keeps its subscriptions for the next start.
+     */
+    unsubscribe(subscriber: Subscriber, options: { now?: boolean } = {}): void {
+        const set = this.subscribersByFilter.get(subscriber.filter);
+        if (!set || !set.delete(subscriber)) return;
+        if (set.size === 0) this.subscribersByFilter.delete(subscriber.filter);
+        this.tree.remove(subscriber.filter, subscriber);
+        if (options.now) this.reconcile();
+        else this.scheduleReconcile(this.options.unsubscribeDelayMs ?? 500);
+    }
+
+    publish(message: OutgoingMessage): Promise<void> {
+        return this.outbox.submit(message);
+    }
+
+    /** Closes the link for good: stops reconnecting, refuses what waits to be sent, ends the client. */
+    close(): Promise<void> {
+        if (this.closing) return this.closing;
+        this.closing = (async () => {
+            this.clearTimers();
+            this.outbox.close('the connection was closed (redeploy or shutdown)');
+            const client = this.client;
+            this.client = null;
+            if (client) await endClient(client);
+            this.setStatus({ state: 'closed', address: this.options.address, attempt: 0 });
+        })();
+        return this.closing;
+    }
+
+    private open(): void {
+        const client = mqtt.connect(this.options.url, {
+            ...this.options.client,
+            manualConnect: true,
+            reconnectPeriod: 0,
+            resubscribe: false,
+        });
+        this.client = client;
+        client.on('connect', (connack) => this.onConnect(client, connack.sessionPresent, connack.properties));
+        client.on('message', (topic, payload, packet) => this.route(topic, payload, packet));
+        client.on('error', (err) => {
+            this.lastError = describeConnectionError(err, this.options.address);
+        });
+        client.on('close', () => this.onClose(client));
+        // A broker's DISCONNECT (MQTT 5) says why it ends the session.
+        client.on('disconnect', (packet) => {
+            if (packet.reasonCode) {
+                this.lastError = reason('broker-refused', { detail: describeAckReason(packet.reasonCode) });
+            }
+        });
+        void this.attempt(client);
+    }
+
+    private async attempt(client: MqttClient): Promise<void> {
+        this.attemptStartedAt = Date.now();
+        this.lastError = undefined;
+        this.setStatus({ ...this.link, state: this.link.attempt > 0 ? 'reconnecting' : 'connecting' });
+        if (this.options.prepare) {
+            try {
+                await this.options.prepare();
+            } catch (err) {
+                if (this.client !== client) return;
+                const why = this.options.describePrepareError?.(err) ?? describeConnectionError(err, this.options.address);
+                this.retryLater(why);
+                return;
+            }
+            if (this.client !== client) return;
+        }
+        if (this.link.attempt === 0 && !client.reconnecting && !client.connected && !client.disconnected) {
+            client.connect();
+        } else {
+            // Keep the stores: they hold the QoS 1/2 messages still owed to or by the broker.
+            client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+        }
+    }
+
+    private onConnect(client: MqttClient, sessionPresent: boolean, properties: { receiveMaximum?: number; subscriptionIdentifiersAvailable?: boolean } | undefined): void {
+        if (this.client !== client) return;
+        this.backoff.reset();
+        this.lastError = undefined;
+        const v5 = this.protocolVersion === 5;
+        // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
+        this.routeByIdentifier = v5 && properties?.subscriptionIdentifiersAvailable !== false;
+        if (!sessionPresent) this.brokerSubscriptions.clear();
+        this.setStatus({ state: 'connected', address: this.options.address, attempt: 0 });
+        this.outbox.setOnline(true);
+        if (properties?.receiveMaximum) this.outbox.setMaxInflight(properties.receiveMaximum);
+        this.reconcile();
+    }
+
+    private onClose(client: MqttClient): void {
+        if (this.client !== client || this.closing) return;
+        this.outbox.setOnline(false);
+        if (this.reconnectTimer) return;
+        let why = this.lastError;
+        if (!why) {
+            const waited = Date.now() - this.attemptStartedAt;
+            const timeout = this.options.client.connectTimeout ?? 30000;
+            why = this.link.state !== 'connected' && waited >= timeout ? reason('timeout', { address: this.options.address }) : reason('closed');
+        }
+        this.retryLater(why);
+    }
+
+    private retryLater(why: Reason): void {
+        const client = this.client;
+        if (!client || this.closing) return;
+        const delay = this.backoff.next();
+        this.setStatus({ state: 'reconnecting', address: this.options.address, attempt: this.backoff.attempts, reason: why });
+        this.reconnectTimer = setTimeout(() => {
+            this.reconnectTimer = null;
+            if (this.client === client) void this.attempt(client);
+        }, delay);
+    }
+
+    private send(message: OutgoingMessage, done: (err?: Error) => void): void {
+        const client = this.client;
+        if (!client) {
+            done(new DeliveryError('the connection is closed', 'closed'));
+            return;
+        }
+        client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, (err, packet) => {
+            if (err) {
+                done(new DeliveryError(err.message, 'failed'));
+                return;
+            }
+            // MQTT 5: a PUBACK/PUBREC with a reason code of 0x80 or more is a refusal.
+            const code = (packet as { reasonCode?: number } | undefined)?.reasonCode;
+            if (code !== undefined && code >= 0x80) done(new DeliveryError(`the broker refused it: ${describeAckReason(code)}`, 'failed'));
+            else done();
+        });
+    }
+
+    private route(topic: string, payload: Buffer, packet: IPublishPacket): void {
+        const qos = packet.qos as QoS;
+        const retain = packet.retain;
+        const properties = packet.properties;
+        const visit = (subscriber: Subscriber): void => {
+            const message = { topic, payload, qos: qos < subscriber.qos ? qos : subscriber.qos, retain, properties };
+            try {
+                subscriber.deliver(message);
+            } catch (err) {
+                // One node's failure must not keep the message from the others, nor reach MQTT.js.
+                this.emit('delivery-error', err, subscriber);
+            }
+        };
+        const ids = properties?.subscriptionIdentifier;
+        if (this.routeByIdentifier && ids !== undefined) {
+            for (const id of Array.isArray(ids) ? ids : [ids]) {
+                const filter = this.filterById.get(id);
+                const subscribers = filter === undefined ? undefined : this.subscribersByFilter.get(filter);
+                if (subscribers) for (const subscriber of subscribers) visit(subscriber);
+            }
+            return;
+        }
+        this.tree.match(topic, visit);
+    }
+
+    private scheduleReconcile(delayMs: number): void {
+        if (this.reconcileTimer) {
+            if (delayMs > 0) return; // a pending run will see this change too
+            clearTimeout(this.reconcileTimer);
+        }
+        this.reconcileTimer = setTimeout(() => {
+            this.reconcileTimer = null;
+            this.reconcile();
+        }, delayMs);
+    }
+
+    /** Brings the broker's subscriptions in line with what the subscribers want. */
+    private reconcile(): void {
+        const client = this.client;
+        if (!client || !this.connected) return;
+        const wanted: { filter: string; qos: QoS }[] = [];
+        for (const [filter, set] of this.subscribersByFilter) {
+            let qos: QoS = 0;
+            for (const s of set) if (s.qos > qos) qos = s.qos;
+            wanted.push({ filter, qos });
+        }
+        const plan = planBrokerSubscriptions(wanted, !this.routeByIdentifier);
+
+        const stale = [...this.brokerSubscriptions.keys()].filter((filter) => !plan.has(filter));
+        if (stale.length > 0) {
+            for (const filter of stale) {
+                const sub = this.brokerSubscriptions.get(filter) as BrokerSubscription;
+                this.filterById.delete(sub.id);
+                this.brokerSubscriptions.delete(filter);
+            }
+            client.unsubscribe(stale);
+        }
+
+        for (const [filter, qos] of plan) {
+            const current = this.brokerSubscriptions.get(filter);
+            // A covered filter that is new needs its retained messages: resubscribing its cover sends them.
+            const coversNewcomer = current !== undefined && !this.routeByIdentifier && this.hasNewcomerUnder(filter);
+            if (current && current.qos === qos && !coversNewcomer) continue;
+            const id = current?.id ?? this.nextSubscriptionId++;
+            this.brokerSubscriptions.set(filter, { qos, id });
+            this.filterById.set(id, filter);
+            this.sendSubscribe(client, filter, qos, id);
+        }
+        for (const set of this.subscribersByFilter.values()) for (const s of set) this.announced.add(s);
+    }
+
+    /** Subscribers already covered by a SUBSCRIBE sent on this session. */
+    private readonly announced = new WeakSet<Subscriber>();
+
+    private hasNewcomerUnder(brokerFilter: string): boolean {
+        let found = false;
+        for (const set of this.subscribersByFilter.values()) {
+            for (const s of set) {
+                if (!this.announced.has(s) && s.filter !== brokerFilter && filterCovers(brokerFilter, s.filter)) found = true;
+            }
+        }
+        return found;
+    }
+
+    private sendSubscribe(client: MqttClient, filter: string, qos: QoS, id: number): void {
+        const options = this.protocolVersion === 5 ? { qos, properties: { subscriptionIdentifier: id } } : { qos };
+        client.subscribe(filter, options, (err, granted) => {
+            const grant = granted?.[0];
+            let why: string | undefined;
+            if (err) why = err.message;
+            else if (grant && grant.qos >= 0x80) why = describeAckReason(grant.qos);
+            if (why === undefined) return;
+            if (this.brokerSubscriptions.get(filter)?.id === id) this.brokerSubscriptions.delete(filter);
+            for (const subscriber of this.subscribersByFilter.get(filter) ?? []) subscriber.refused(why);
+        });
+    }
+
+    private setStatus(status: LinkStatus): void {
+        this.link = status;
+        this.emit('status', status);
+    }
+
+    private clearTimers(): void {
+        if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+        if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
+        this.reconnectTimer = null;
+        this.reconcileTimer = null;
+    }
+}
+
+/** Ends a client politely (DISCONNECT), or by force when that does not finish in time. */
+function endClient(client: MqttClient, patienceMs = 2000): Promise<void> {
+    return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+            client.stream?.destroy();
+            resolve();
+        }, patienceMs);
+        client.end(!client.connected, () => {
+            clearTimeout(timer);
+            resolve();
+        });
+    });
+}

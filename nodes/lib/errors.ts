@@ -1,0 +1,158 @@
+/**
+ * Turns what goes wrong on a connection into a reason a user can act on. Each reason has a code
+ * (a key under "broker-config.reason" in the message catalogues), the values its text needs, and
+ * an English text for logs, tests and any caller without a catalogue.
+ */
+export type ReasonCode =
+    | 'refused'
+    | 'host-not-found'
+    | 'timeout'
+    | 'not-authorized'
+    | 'bad-credentials'
+    | 'identifier-rejected'
+    | 'server-unavailable'
+    | 'unsupported-protocol'
+    | 'tls-certificate'
+    | 'tls-other'
+    | 'connection-reset'
+    | 'closed'
+    | 'port-in-use'
+    | 'listen-failed'
+    | 'broker-refused'
+    | 'other';
+
+export interface Reason {
+    code: ReasonCode;
+    params: Record<string, string>;
+    text: string;
+}
+
+const ENGLISH: Record<ReasonCode, string> = {
+    refused: 'nothing is listening at __address__ - is the broker running?',
+    'host-not-found': 'host not found: __host__',
+    timeout: 'no answer from __address__ (timed out)',
+    'not-authorized': 'not authorized',
+    'bad-credentials': 'bad user name or password',
+    'identifier-rejected': 'the broker rejected the client id',
+    'server-unavailable': 'the broker is unavailable',
+    'unsupported-protocol': 'the broker does not support this MQTT version',
+    'tls-certificate': 'TLS: the server certificate was not accepted (__detail__)',
+    'tls-other': 'TLS error: __detail__',
+    'connection-reset': 'the connection was reset',
+    closed: 'the connection was closed',
+    'port-in-use': 'port __port__ on __host__ is already in use - is another broker running there?',
+    'listen-failed': 'cannot listen on __host__:__port__ (__detail__)',
+    'broker-refused': 'the broker refused the connection: __detail__',
+    other: '__detail__',
+};
+
+export function reason(code: ReasonCode, params: Record<string, string> = {}): Reason {
+    return { code, params, text: fillPlaceholders(ENGLISH[code], params) };
+}
+
+/** Replaces Node-RED style `__name__` placeholders. */
+export function fillPlaceholders(template: string, params: Record<string, string>): string {
+    return template.replace(/__(\w+)__/g, (whole, name: string) => (name in params ? params[name] : whole));
+}
+
+// Node's TLS verification failures (err.code); anything else from the TLS layer is 'tls-other'.
+const CERTIFICATE_ERRORS = new Set([
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_HAS_EXPIRED',
+    'CERT_NOT_YET_VALID',
+    'CERT_REVOKED',
+    'CERT_UNTRUSTED',
+    'CERT_REJECTED',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+    'HOSTNAME_MISMATCH',
+]);
+
+// CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3) and reason codes of MQTT 5 (3.2.2.2).
+const CONNACK_REASONS: Record<number, ReasonCode> = {
+    1: 'unsupported-protocol',
+    2: 'identifier-rejected',
+    3: 'server-unavailable',
+    4: 'bad-credentials',
+    5: 'not-authorized',
+    0x84: 'unsupported-protocol',
+    0x85: 'identifier-rejected',
+    0x86: 'bad-credentials',
+    0x87: 'not-authorized',
+    0x88: 'server-unavailable',
+    0x89: 'server-unavailable',
+};
+
+interface ErrorLike {
+    code?: unknown;
+    message?: unknown;
+    address?: unknown;
+    port?: unknown;
+    hostname?: unknown;
+}
+
+/** Describes a socket, TLS or CONNACK error from MQTT.js (or a listen error of the embedded broker). */
+export function describeConnectionError(err: unknown, address: string): Reason {
+    const e: ErrorLike = typeof err === 'object' && err !== null ? (err as ErrorLike) : { message: String(err) };
+    const message = typeof e.message === 'string' ? e.message : String(err);
+    const host = address.replace(/:\d+$/, '');
+    if (typeof e.code === 'number') {
+        const code = CONNACK_REASONS[e.code];
+        if (code) return reason(code);
+        return reason('broker-refused', { detail: `${message} (reason code ${e.code})` });
+    }
+    switch (e.code) {
+        case 'ECONNREFUSED':
+            return reason('refused', { address });
+        case 'ENOTFOUND':
+        case 'EAI_AGAIN':
+            return reason('host-not-found', { host: typeof e.hostname === 'string' ? e.hostname : host });
+        case 'ETIMEDOUT':
+            return reason('timeout', { address });
+        case 'ECONNRESET':
+        case 'EPIPE':
+            return reason('connection-reset');
+        case 'EHOSTUNREACH':
+        case 'ENETUNREACH':
+            return reason('other', { detail: `${address} cannot be reached (${e.code})` });
+    }
+    if (typeof e.code === 'string') {
+        if (CERTIFICATE_ERRORS.has(e.code)) return reason('tls-certificate', { detail: message });
+        if (e.code.startsWith('ERR_TLS') || e.code.startsWith('ERR_SSL')) return reason('tls-other', { detail: message });
+    }
+    if (/certificate/i.test(message)) return reason('tls-certificate', { detail: message });
+    return reason('other', { detail: message });
+}
+
+/** Describes why the embedded broker could not listen. */
+export function describeListenError(err: unknown, host: string, port: number): Reason {
+    const e: ErrorLike = typeof err === 'object' && err !== null ? (err as ErrorLike) : { message: String(err) };
+    if (e.code === 'EADDRINUSE') return reason('port-in-use', { host, port: String(port) });
+    const detail = typeof e.message === 'string' ? e.message : String(err);
+    return reason('listen-failed', { host, port: String(port), detail });
+}
+
+/** Reason codes a broker puts in SUBACK/PUBACK/PUBREC (MQTT 5 section 2.4); 3.1.1 SUBACK failure is 0x80. */
+const ACK_REASON_TEXT: Record<number, string> = {
+    0x80: 'unspecified error',
+    0x83: 'implementation specific error',
+    0x87: 'not authorized',
+    0x8f: 'topic filter invalid',
+    0x90: 'topic name invalid',
+    0x91: 'packet identifier in use',
+    0x97: 'quota exceeded',
+    0x99: 'payload format invalid',
+    0x9a: 'retain not supported',
+    0x9b: 'QoS not supported',
+    0x9e: 'shared subscriptions not supported',
+    0xa1: 'subscription identifiers not supported',
+    0xa2: 'wildcard subscriptions not supported',
+};
+
+export function describeAckReason(code: number): string {
+    const text = ACK_REASON_TEXT[code];
+    return text ? `${text} (reason code 0x${code.toString(16)})` : `reason code 0x${code.toString(16)}`;
+}

@@ -1,0 +1,86 @@
+/** The mqtt-out node: checks each message's topic, QoS, retain flag and payload, publishes it through
+ * the broker-config's shared connection, and calls done() when the broker has it (or with the reason
+ * it was not sent, for a Catch node). */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { BrokerHandle } from './broker-handle';
+import { OutgoingMessage } from './lib/delivery/outbox';
+import { payloadToBuffer } from './lib/payload';
+import { checkTopicName } from './lib/topic';
+import { parseQoS } from './qos';
+
+interface MqttOutDef extends NodeDef {
+    topic?: string;
+    qos?: string | number;
+    retain?: string | boolean;
+    broker?: string;
+}
+
+type OutMessage = NodeMessage & { qos?: unknown; retain?: unknown };
+
+export = function (RED: NodeAPI): void {
+    function MqttOutNode(this: Node, config: MqttOutDef): void {
+        RED.nodes.createNode(this, config);
+        const node = this;
+        const broker = config.broker ? (RED.nodes.getNode(config.broker) as BrokerHandle | null) : null;
+        if (!broker) {
+            node.status({ fill: 'red', shape: 'ring', text: RED._('mqtt-out.errors.no-broker') });
+        } else {
+            broker.register(node);
+        }
+        const fixedTopic = typeof config.topic === 'string' ? config.topic : '';
+        const fixedQos = config.qos === undefined || config.qos === '' ? null : parseQoS(config.qos);
+        const fixedRetain = config.retain === true || config.retain === 'true' ? true : config.retain === false || config.retain === 'false' ? false : null;
+
+        /** The message to publish, or the reason it cannot be. */
+        function prepare(msg: OutMessage, handle: BrokerHandle): OutgoingMessage | string {
+            // The node's own topic wins when set, as in Node-RED's core mqtt out.
+            const topic: unknown = fixedTopic !== '' ? fixedTopic : msg.topic;
+            if (topic === undefined || topic === null || topic === '') return RED._('mqtt-out.errors.no-topic');
+            if (typeof topic !== 'string') {
+                return RED._('mqtt-out.errors.invalid-topic', { topic: String(topic), reason: 'msg.topic must be a string' });
+            }
+            const problem = checkTopicName(topic);
+            if (problem) {
+                return RED._('mqtt-out.errors.invalid-topic', { topic, reason: handle.text(`topic.${problem.code}`, {}, problem.text) });
+            }
+            let qos = fixedQos;
+            if (qos === null) {
+                qos = msg.qos === undefined || msg.qos === null || msg.qos === '' ? 0 : parseQoS(msg.qos);
+                if (qos === null) return RED._('mqtt-out.errors.invalid-qos', { qos: JSON.stringify(msg.qos) ?? String(msg.qos) });
+            }
+            let retain = fixedRetain;
+            if (retain === null) {
+                const wanted = msg.retain;
+                if (wanted === undefined || wanted === null || wanted === '' || wanted === false || wanted === 'false') retain = false;
+                else if (wanted === true || wanted === 'true') retain = true;
+                else return RED._('mqtt-out.errors.invalid-retain', { retain: JSON.stringify(wanted) ?? String(wanted) });
+            }
+            let payload: Buffer;
+            try {
+                payload = payloadToBuffer(msg.payload);
+            } catch (err) {
+                return RED._('mqtt-out.errors.payload', { reason: (err as Error).message });
+            }
+            return { topic, payload, qos, retain };
+        }
+
+        node.on('input', (msg: OutMessage, _send: unknown, done: (err?: Error) => void) => {
+            if (!broker) return done(new Error(RED._('mqtt-out.errors.no-broker')));
+            const connection = broker.connection;
+            if (!connection) return done(new Error(broker.configError ?? RED._('mqtt-out.errors.no-broker')));
+            const prepared = prepare(msg, broker);
+            if (typeof prepared === 'string') return done(new Error(prepared));
+            connection.publish(prepared).then(
+                () => done(),
+                (err: Error) => done(new Error(RED._('mqtt-out.errors.publish-failed', { topic: prepared.topic, reason: err.message }))),
+            );
+        });
+
+        node.on('close', (_removed: boolean, done: () => void) => {
+            if (!broker) return done();
+            broker.deregister(node).finally(done);
+        });
+    }
+
+    RED.nodes.registerType('mqtt-out', MqttOutNode);
+};
