@@ -58,6 +58,9 @@ export class Mosquitto {
             'log_dest stderr',
             'log_type error',
             'log_type warning',
+            // Run as root (as CI does), Mosquitto would switch to the 'mosquitto' user, which cannot
+            // read this private temporary directory.
+            ...(process.getuid?.() === 0 ? ['user root'] : []),
             ...(this.options.extraConfig ?? []),
         ];
         const confFile = path.join(this.dir, 'mosquitto.conf');

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BrokerSettingsError, resolveBrokerSettings } from '../../dist/index';
+
+test('defaults: mqtt://localhost:1883, MQTT 3.1.1, clean session, keep-alive 60', () => {
+    const s = resolveBrokerSettings({});
+    assert.equal(s.url, 'mqtt://localhost:1883');
+    assert.equal(s.protocolVersion, 4);
+    assert.equal(s.clean, true);
+    assert.equal(s.keepalive, 60);
+    assert.equal(s.verifyServerCert, true, 'certificates are verified unless the user turns it off');
+});
+
+test('protocols and their default ports; ws path', () => {
+    assert.equal(resolveBrokerSettings({ broker: 'h', protocol: 'mqtts' }).url, 'mqtts://h:8883');
+    assert.equal(resolveBrokerSettings({ broker: 'h', protocol: 'ws' }).url, 'ws://h:80/mqtt');
+    assert.equal(resolveBrokerSettings({ broker: 'h', protocol: 'wss', port: '8084', wspath: 'mqtt' }).url, 'wss://h:8084/mqtt');
+    assert.equal(resolveBrokerSettings({ broker: 'h', usetls: true }).protocol, 'mqtts', "a core flow's usetls");
+});
+
+test('a core flow with a URL in broker', () => {
+    const s = resolveBrokerSettings({ broker: 'mqtts://broker.example:8884', port: '1883' });
+    assert.equal(s.url, 'mqtts://broker.example:8884');
+    assert.equal(resolveBrokerSettings({ broker: 'ws://h/ws' }).url, 'ws://h:80/ws');
+    assert.throws(() => resolveBrokerSettings({ broker: 'ftp://h' }), BrokerSettingsError);
+});
+
+test('MQTT 5 for external brokers; the embedded broker is always 3.1.1 on loopback by default', () => {
+    assert.equal(resolveBrokerSettings({ protocolVersion: '5' }).protocolVersion, 5);
+    const e = resolveBrokerSettings({ mode: 'embedded', protocolVersion: '5', broker: '', port: 1884 });
+    assert.equal(e.protocolVersion, 4);
+    assert.equal(e.listenHost, '127.0.0.1');
+    assert.equal(e.url, 'mqtt://127.0.0.1:1884');
+    const lan = resolveBrokerSettings({ mode: 'embedded', broker: '0.0.0.0' });
+    assert.equal(lan.listenHost, '0.0.0.0');
+    assert.equal(lan.host, '127.0.0.1', 'connects to itself through loopback');
+});
+
+test('bad numbers are refused with the reason', () => {
+    assert.throws(() => resolveBrokerSettings({ port: '70000' }), /port must be a whole number from 1 to 65535/);
+    assert.throws(() => resolveBrokerSettings({ port: 'abc' }), BrokerSettingsError);
+    assert.throws(() => resolveBrokerSettings({ keepalive: -1 }), /keep-alive/);
+});

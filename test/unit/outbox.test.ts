@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DeliveryError, Outbox, OutgoingMessage } from '../../dist/index';
+
+const message = (n: number, qos: 0 | 1 | 2 = 1): OutgoingMessage => ({ topic: 't', payload: Buffer.from(String(n)), qos, retain: false });
+
+test('never more QoS 1/2 in flight than the limit; the rest wait in order', async () => {
+    const sent: { n: string; done: (err?: Error) => void }[] = [];
+    const outbox = new Outbox((m, done) => sent.push({ n: m.payload.toString(), done }), { maxInflight: 3, maxQueued: 100, queueQoS0: false });
+    outbox.setOnline(true);
+    const results = Array.from({ length: 10 }, (_, i) => outbox.submit(message(i)));
+    assert.equal(sent.length, 3);
+    assert.equal(outbox.queued, 7);
+    sent[1].done();
+    assert.deepEqual(sent.map((s) => s.n), ['0', '1', '2', '3'], 'a freed slot takes the next in order');
+    for (let i = 0; i < sent.length; i++) if (i !== 1) sent[i].done();
+    await Promise.all(results);
+    assert.deepEqual(sent.map((s) => s.n), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    assert.equal(outbox.inFlight, 0);
+});
+
+test('Receive Maximum lowers the limit; a lost link keeps QoS 1 waiting and refuses QoS 0', async () => {
+    const sent: OutgoingMessage[] = [];
+    const outbox = new Outbox((m) => sent.push(m), { maxInflight: 20, maxQueued: 100, queueQoS0: false });
+    outbox.setOnline(true);
+    outbox.setMaxInflight(2);
+    for (let i = 0; i < 5; i++) void outbox.submit(message(i));
+    assert.equal(sent.length, 2);
+    outbox.setOnline(false);
+    await assert.rejects(outbox.submit(message(9, 0)), (err: DeliveryError) => err.code === 'not-connected');
+    assert.equal(outbox.droppedQoS0, 1);
+    void outbox.submit(message(10, 1));
+    assert.equal(outbox.queued, 4);
+});
+
+test('a full queue refuses with an error, counted exactly', async () => {
+    const outbox = new Outbox(() => undefined, { maxInflight: 1, maxQueued: 5, queueQoS0: false });
+    const results = Array.from({ length: 8 }, (_, i) => outbox.submit(message(i)).then(() => 'ok', (e: DeliveryError) => e.code));
+    outbox.close('closed for the test');
+    const codes = await Promise.all(results);
+    assert.equal(codes.filter((c) => c === 'queue-full').length, 3);
+    assert.equal(codes.filter((c) => c === 'closed').length, 5);
+});
+
+test('a send that calls back at once does not grow the stack', async () => {
+    const outbox = new Outbox((_m, done) => done(), { maxInflight: 1, maxQueued: 200000, queueQoS0: true });
+    const all = Array.from({ length: 100000 }, (_, i) => outbox.submit(message(i, 0)));
+    outbox.setOnline(true);
+    await Promise.all(all);
+    assert.equal(outbox.queued, 0);
+});
