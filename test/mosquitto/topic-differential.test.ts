@@ -1,0 +1,533 @@
+/**
+ * Differential test of the topic rules (dist/lib/topic) against a real Mosquitto.
+ *
+ * Generated filters and names (seeded PRNG: TOPIC_DIFF_SEED=<n> to replay; TOPIC_DIFF_SHOW=<n> to
+ * list more than 15 disagreements) are sent to the broker
+ * as raw MQTT packets (mqtt-packet over a plain socket: MQTT.js would refuse the malformed ones):
+ * - validators: Mosquitto's answer to a SUBSCRIBE (SUBACK reason, or disconnect) and to a QoS 1
+ *   PUBLISH (PUBACK, or disconnect) on MQTT 5 and 3.1.1 is compared with checkTopicFilter and
+ *   checkTopicName;
+ * - matching: one MQTT 5 client subscribes to every valid filter, each with its own Subscription
+ *   Identifier, another publishes every valid name, and the identifiers on what is delivered are
+ *   compared with topicMatches.
+ * The spec is the judge: where Mosquitto departs from it, DEPARTURES below says how (pattern, and
+ * the rule); any other disagreement fails. Mosquitto is required: the test fails without it.
+ */
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'net';
+import { Mosquitto, startMosquitto } from '../support/mosquitto';
+import { TopicProblem, checkTopicFilter, checkTopicName, topicMatches } from '../../dist/lib/topic';
+
+interface Packet {
+    cmd: string;
+    messageId?: number;
+    reasonCode?: number;
+    granted?: number[];
+    topic?: string;
+    payload?: Buffer;
+    properties?: { subscriptionIdentifier?: number | number[] };
+}
+interface Parser {
+    on(event: 'packet', listener: (packet: Packet) => void): void;
+    on(event: 'error', listener: (error: Error) => void): void;
+    parse(data: Buffer): number;
+}
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const mqttPacket: { generate(packet: object, opts?: object): Buffer; parser(opts?: object): Parser } = require('mqtt-packet');
+
+type Version = 4 | 5;
+
+// ---------------------------------------------------------------------------------------------
+// Seed and generators
+
+const seed = process.env.TOPIC_DIFF_SEED ? Number(process.env.TOPIC_DIFF_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+const SEEDED = ` [replay with TOPIC_DIFF_SEED=${seed}]`;
+
+/** mulberry32: a small, good enough, seeded PRNG. */
+function prng(s: number): () => number {
+    let a = s >>> 0;
+    return () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = a;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+const random = prng(seed);
+const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+
+// Levels: common ones, malformed ones, and rare ones (characters the spec forbids or discourages).
+const FILTER_LEVELS = ['a', 'b', '', '+', '#', '$x', 'a+', '#b', 'g', '+/#'];
+const NAME_LEVELS = ['a', 'b', '', '$x', 'g', 'c'];
+const RARE_LEVELS = ['+', '#', 'a+', '\u0000', '\ud800', 'x\udc00', '\u0001', '\u001f', '\u007f', '\u009f', '\ufdd0', '\uffff', '\ud83f\udffe', '\ufeff', '\u00e9', '\ud83d\ude00', '$SYS', '$share'];
+
+function generate(levels: readonly string[], first: readonly string[]): string {
+    const count = 1 + Math.floor(random() * 5);
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) {
+        if (random() < 0.04) out.push(pick(RARE_LEVELS));
+        else out.push(i === 0 && random() < 0.15 ? pick(first) : pick(levels));
+    }
+    return out.join('/');
+}
+
+const lv = (n: number) => Array(n).fill('a').join('/');
+// Fixed probes besides the random ones: every departure, and the limits.
+const PROBE_FILTERS = ['$share', '$share/g/$x', '$share/g/$x/+', '$share/g', '$share//a', '$share/', '$share/g/', '$share/+/a', '$share/#', '$share/g+/a', '$share/g/a+', '$share/g/#/a', '$share/g/$SYS/#', '$sharex', '$SHARE/g/#', 'x'.repeat(65535), 'x'.repeat(65533) + '/#', lv(201), lv(202), '\u0001', 'a/\u009f/+', '\uffff/#', '\ufeff', '\u0000', '\ud800/#', '/', '//', '/#', '+/+'];
+const PROBE_NAMES = ['$SYS', '$SYS/x', '$SYSx', '$share', '$share/g/x', '$sharex', '$shar', '$x', 'x'.repeat(65535), lv(201), lv(202), '\u0001', 'a/\u007f', '\ufdd0', '\ud83f\udffe', '\ufeff', '\u0000', 'a\ud800', 'a+', 'a/#', '/', '//'];
+
+// ---------------------------------------------------------------------------------------------
+// Departures: where Mosquitto 2.0.x knowingly differs from MQTT 5.0 / 3.1.1, and the package follows
+// the spec. Each says what Mosquitto does for the topics it matches.
+
+type Verdict = 'accept' | 'reject' | 'not-authorized';
+interface Departure {
+    id: string;
+    rule: string;
+    kind: 'filter' | 'name';
+    /** The MQTT versions it shows on. */
+    versions: Version[];
+    applies(topic: string, problem: TopicProblem | null): boolean;
+    mosquitto: Verdict;
+}
+
+// U+0001..U+001F, U+007F..U+009F, and the non-characters U+FDD0..U+FDEF and U+xxFFFE/U+xxFFFF.
+const DISCOURAGED = /[\u0001-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
+const slashes = (s: string) => s.split('/').length - 1;
+
+const DEPARTURES: Departure[] = [
+    ...(['filter', 'name'] as const).map(
+        (kind): Departure => ({
+            id: `discouraged-characters-in-${kind}`,
+            rule: '1.5.4: U+0001..U+001F, U+007F..U+009F and non-characters SHOULD NOT be used, and a receiver MAY treat them as malformed; the package accepts them, Mosquitto disconnects (0x81). Allowed by the spec, not a violation.',
+            kind,
+            versions: [4, 5],
+            applies: (topic, problem) => problem === null && DISCOURAGED.test(topic),
+            mosquitto: 'reject',
+        }),
+    ),
+    ...(['filter', 'name'] as const).map(
+        (kind): Departure => ({
+            id: `more-than-201-levels-in-${kind}`,
+            rule: '4.7.3: no limit on the number of levels other than the 65535-byte length; Mosquitto refuses more than 200 separators (as a malformed packet 0x81, or protocol error 0x82 for a PUBLISH)',
+            kind,
+            versions: [4, 5],
+            applies: (topic, problem) => problem === null && slashes(topic) > 200,
+            mosquitto: 'reject',
+        }),
+    ),
+    {
+        id: 'filter-$share-alone',
+        rule: '[MQTT-4.8.2-1]: only a filter starting with "$share/" is a shared subscription, so "$share" is an ordinary valid filter; Mosquitto refuses it (protocol error 0x82)',
+        kind: 'filter',
+        versions: [4, 5],
+        applies: (topic) => topic === '$share',
+        mosquitto: 'reject',
+    },
+    {
+        id: 'malformed-shared-subscription-accepted',
+        rule: '[MQTT-4.8.2-1] [MQTT-4.8.2-2]: a ShareName of at least one character, without "+" or "#", followed by "/" and a Topic Filter; Mosquitto accepts "$share/", "$share//a", "$share/g", "$share/g/", "$share/+/a", "$share/#" (it only checks the whole string as an ordinary filter)',
+        kind: 'filter',
+        versions: [4, 5],
+        applies: (topic, problem) =>
+            problem !== null &&
+            ['share-no-group', 'share-group-wildcard', 'share-no-filter'].includes(problem.code) &&
+            checkTopicFilter('x/' + topic.slice('$share/'.length)) === null &&
+            !DISCOURAGED.test(topic) &&
+            slashes(topic) <= 200,
+        mosquitto: 'accept',
+    },
+    {
+        id: 'publish-to-$SYS-or-$share',
+        rule: '4.7.2: a Server MAY reserve names starting with "$"; Mosquitto answers a valid PUBLISH to a name starting with "$SYS" or "$share" with PUBACK 0x87 (Not authorized; on 3.1.1 a plain PUBACK), delivers nothing, and closes the connection. A policy, not a validity verdict.',
+        kind: 'name',
+        versions: [4, 5],
+        applies: (topic, problem) => problem === null && (topic.startsWith('$SYS') || topic.startsWith('$share')),
+        mosquitto: 'not-authorized',
+    },
+];
+
+/** Where Mosquitto delivers differently from topicMatches for a valid filter and a valid name. */
+interface DeliveryDeparture {
+    id: string;
+    rule: string;
+    applies(filter: string, name: string): boolean;
+    /** Whether Mosquitto delivers. */
+    delivers: boolean;
+}
+
+const DELIVERY_DEPARTURES: DeliveryDeparture[] = [
+    {
+        id: 'shared-subscription-on-a-$-filter',
+        rule: '4.8.2 [MQTT-4.8.2-2] with [MQTT-4.7.2-1]: "$share/<group>/<filter>" is a subscription on <filter>, and only a filter starting with a wildcard is kept from names starting with "$"; Mosquitto delivers nothing to a shared subscription whose filter starts with "$" ("$share/g/$x" does not get "$x")',
+        applies: (filter, name) => filter.startsWith('$share/') && /^\$share\/[^/]+\/\$/.test(filter) && topicMatches(filter, name),
+        delivers: false,
+    },
+];
+
+function departureFor(kind: 'filter' | 'name', version: Version, topic: string, problem: TopicProblem | null) {
+    return DEPARTURES.find((d) => d.kind === kind && d.versions.includes(version) && d.applies(topic, problem));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A raw MQTT client
+
+/** UTF-8 that also encodes lone surrogates (as 3 bytes, like CESU-8), which Buffer.from will not. */
+function looseUtf8(s: string): Buffer {
+    const bytes: number[] = [];
+    for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+            const d = s.charCodeAt(i + 1);
+            if (d >= 0xdc00 && d <= 0xdfff) {
+                bytes.push(...Buffer.from(s.slice(i, i + 2)));
+                i++;
+                continue;
+            }
+        }
+        if (c >= 0xd800 && c <= 0xdfff) bytes.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+        else bytes.push(...Buffer.from(s[i]));
+    }
+    return Buffer.from(bytes);
+}
+
+/** Encodes `packet` whose topic is `topic`, bytes exact even when it has lone surrogates. */
+function encode(packet: object, topic: string, version: Version): Buffer {
+    const exact = looseUtf8(topic);
+    const placeholder = topic.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+    const withPlaceholder = { ...packet } as { topic?: string; subscriptions?: Array<{ topic: string; qos: number }> };
+    if (withPlaceholder.subscriptions) withPlaceholder.subscriptions = [{ ...withPlaceholder.subscriptions[0], topic: placeholder }];
+    else withPlaceholder.topic = placeholder;
+    const buffer = mqttPacket.generate(withPlaceholder, { protocolVersion: version });
+    if (placeholder === topic) return buffer;
+    // U+FFFD and a lone surrogate both take 3 bytes: overwrite the topic in place.
+    const at = buffer.indexOf(Buffer.from(placeholder));
+    exact.copy(buffer, at);
+    return buffer;
+}
+
+let clientCount = 0;
+
+class RawClient {
+    private readonly queue: Packet[] = [];
+    private wake: (() => void) | null = null;
+    closed = false;
+    onPublish: ((packet: Packet) => void) | null = null;
+
+    private constructor(
+        private readonly socket: net.Socket,
+        readonly version: Version,
+    ) {
+        const parser = mqttPacket.parser({ protocolVersion: version });
+        parser.on('packet', (packet) => {
+            if (packet.cmd === 'publish' && this.onPublish) this.onPublish(packet);
+            else this.queue.push(packet);
+            this.wake?.();
+        });
+        parser.on('error', () => socket.destroy());
+        socket.on('data', (data) => parser.parse(data));
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+            this.closed = true;
+            this.wake?.();
+        });
+    }
+
+    static async connect(port: number, version: Version): Promise<RawClient> {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.setNoDelay(true);
+        await new Promise<void>((resolve, reject) => {
+            socket.once('connect', resolve);
+            socket.once('error', reject);
+        });
+        const client = new RawClient(socket, version);
+        client.send(
+            mqttPacket.generate(
+                { cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clean: true, keepalive: 0, clientId: `topic-diff-${process.pid}-${++clientCount}` },
+                { protocolVersion: version },
+            ),
+        );
+        const ack = await client.next((p) => p.cmd === 'connack', 5000);
+        assert.ok(typeof ack !== 'string' && (ack.reasonCode ?? 0) === 0, `CONNACK: ${JSON.stringify(ack)}${SEEDED}`);
+        return client;
+    }
+
+    send(buffer: Buffer): void {
+        this.socket.write(buffer);
+    }
+
+    /** The first queued packet satisfying `wanted`, or 'closed' / 'timeout'. */
+    async next(wanted: (p: Packet) => boolean, timeoutMs = 5000): Promise<Packet | 'closed' | 'timeout'> {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+            const i = this.queue.findIndex(wanted);
+            if (i >= 0) return this.queue.splice(i, 1)[0];
+            if (this.closed) return 'closed';
+            const left = deadline - Date.now();
+            if (left <= 0) return 'timeout';
+            await new Promise<void>((resolve) => {
+                const timer = setTimeout(resolve, left);
+                this.wake = () => {
+                    clearTimeout(timer);
+                    resolve();
+                };
+            });
+            this.wake = null;
+        }
+    }
+
+    close(): void {
+        this.closed = true; // now, not at the 'close' event: the next send must see it
+        this.socket.destroy();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mosquitto's verdicts
+
+interface Witness {
+    verdict: Verdict;
+    detail: string;
+}
+
+/** Sends one packet per topic, on `workers` connections that are replaced when Mosquitto closes them. */
+async function verdicts(
+    port: number,
+    version: Version,
+    topics: readonly string[],
+    packetFor: (topic: string, id: number) => Buffer,
+    answer: (p: Packet) => boolean,
+    judge: (p: Packet, client: RawClient) => Promise<Witness>,
+    workers = 4,
+): Promise<Witness[]> {
+    const out: Witness[] = new Array(topics.length);
+    let nextIndex = 0;
+    const worker = async () => {
+        let client: RawClient | null = null;
+        for (let i = nextIndex++; i < topics.length; i = nextIndex++) {
+            if (client === null || client.closed) client = await RawClient.connect(port, version);
+            client.send(packetFor(topics[i], 1 + (i % 65535)));
+            const reply = await client.next((p) => answer(p) || p.cmd === 'disconnect');
+            if (reply === 'timeout') assert.fail(`no answer from Mosquitto to ${JSON.stringify(topics[i])} on v${version}${SEEDED}`);
+            if (reply === 'closed') out[i] = { verdict: 'reject', detail: 'connection closed' };
+            else if (reply.cmd === 'disconnect') {
+                out[i] = { verdict: 'reject', detail: `DISCONNECT 0x${(reply.reasonCode ?? 0).toString(16)}` };
+                client.close();
+            } else {
+                out[i] = await judge(reply, client);
+                // Start afresh after a refusal: Mosquitto closes the connection after a PUBACK 0x87
+                // too, and a packet sent meanwhile would be lost.
+                if (out[i].verdict !== 'accept') client.close();
+            }
+        }
+        client?.close();
+    };
+    await Promise.all(Array.from({ length: workers }, worker));
+    return out;
+}
+
+function subscribeVerdicts(port: number, version: Version, filters: readonly string[]): Promise<Witness[]> {
+    return verdicts(
+        port,
+        version,
+        filters,
+        (filter, id) => encode({ cmd: 'subscribe', messageId: id, subscriptions: [{ topic: filter, qos: 0 }] }, filter, version),
+        (p) => p.cmd === 'suback',
+        async (p) => {
+            const code = p.granted?.[0] ?? 0x80;
+            return { verdict: code < 0x80 ? 'accept' : 'reject', detail: `SUBACK 0x${code.toString(16)}` };
+        },
+    );
+}
+
+function publishVerdicts(port: number, version: Version, names: readonly string[]): Promise<Witness[]> {
+    return verdicts(
+        port,
+        version,
+        names,
+        (name, id) => encode({ cmd: 'publish', messageId: id, qos: 1, topic: name, payload: Buffer.from('v') }, name, version),
+        (p) => p.cmd === 'puback',
+        async (p, client) => {
+            const code = p.reasonCode ?? 0; // 3.1.1: no reason code
+            if (code === 0x87) return { verdict: 'not-authorized', detail: 'PUBACK 0x87' };
+            if (code >= 0x80) return { verdict: 'reject', detail: `PUBACK 0x${code.toString(16)}` };
+            // Is the connection still open? Mosquitto closes it after a message it refuses to
+            // route, which on 3.1.1 it acknowledges all the same.
+            client.send(mqttPacket.generate({ cmd: 'pingreq' }, { protocolVersion: version }));
+            const pong = await client.next((q) => q.cmd === 'pingresp');
+            if (pong === 'timeout') assert.fail(`no PINGRESP from Mosquitto${SEEDED}`);
+            if (pong === 'closed') return { verdict: 'not-authorized', detail: `PUBACK 0x${code.toString(16)}, then the connection closed` };
+            return { verdict: 'accept', detail: `PUBACK 0x${code.toString(16)}` };
+        },
+    );
+}
+
+const show = (s: string) => (s.length > 60 ? `${JSON.stringify(s.slice(0, 24))}... (${s.length} chars, ${slashes(s) + 1} levels)` : JSON.stringify(s));
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+
+const filterSet = new Set<string>(PROBE_FILTERS);
+while (filterSet.size < PROBE_FILTERS.length + 1500) filterSet.add(generate(FILTER_LEVELS, ['$share', '$share/g', '$SYS', '$x']));
+const FILTERS = [...filterSet];
+const nameSet = new Set<string>(PROBE_NAMES);
+while (nameSet.size < PROBE_NAMES.length + 400) nameSet.add(generate(NAME_LEVELS, ['$SYS', '$share', '$x']));
+const NAMES = [...nameSet];
+
+let broker: Promise<Mosquitto> | null = null;
+function mosquitto(): Promise<Mosquitto> {
+    // Unlimited queues, so that no QoS 0 delivery is dropped while the subscriber reads.
+    broker ??= startMosquitto({ extraConfig: ['max_queued_messages 0', 'max_queued_bytes 0'] }).catch((error: Error) => {
+        throw new Error(`${error.message}${SEEDED}`);
+    });
+    return broker;
+}
+after(async () => {
+    if (broker) await (await broker.catch(() => null))?.dispose();
+});
+
+const departuresSeen = new Map<string, number>();
+
+function compare(kind: 'filter' | 'name', version: Version, topics: readonly string[], witnesses: readonly Witness[]): string[] {
+    const problems: string[] = [];
+    for (let i = 0; i < topics.length; i++) {
+        const topic = topics[i];
+        const problem = kind === 'filter' ? checkTopicFilter(topic) : checkTopicName(topic);
+        const ours: Verdict = problem === null ? 'accept' : 'reject';
+        const departure = departureFor(kind, version, topic, problem);
+        const expected = departure ? departure.mosquitto : ours;
+        const actual = witnesses[i];
+        if (actual.verdict !== expected) {
+            problems.push(
+                `${kind} ${show(topic)} v${version}: package says ${problem ? problem.code : 'valid'}` +
+                    `${departure ? ` (departure ${departure.id}: Mosquitto should ${departure.mosquitto})` : ''}, Mosquitto ${actual.verdict} (${actual.detail})`,
+            );
+        } else if (departure) {
+            departuresSeen.set(departure.id, (departuresSeen.get(departure.id) ?? 0) + 1);
+        }
+    }
+    return problems;
+}
+
+describe('topic rules against Mosquitto', { timeout: 60000 }, () => {
+    for (const version of [5, 4] as const) {
+        test(`SUBSCRIBE: Mosquitto's acceptance of ${FILTERS.length} filters agrees with checkTopicFilter (v${version})`, async () => {
+            const { port } = await mosquitto();
+            const witnesses = await subscribeVerdicts(port, version, FILTERS);
+            const problems = compare('filter', version, FILTERS, witnesses);
+            assert.deepEqual(problems.slice(0, 15), [], `${problems.length} disagreements${SEEDED}`);
+            const accepted = witnesses.filter((w) => w.verdict === 'accept').length;
+            assert.ok(accepted > 200 && accepted < FILTERS.length - 200, `a poor mix: ${accepted} accepted${SEEDED}`);
+        });
+
+        test(`PUBLISH: Mosquitto's acceptance of ${NAMES.length} names agrees with checkTopicName (v${version})`, async () => {
+            const { port } = await mosquitto();
+            const witnesses = await publishVerdicts(port, version, NAMES);
+            const problems = compare('name', version, NAMES, witnesses);
+            assert.deepEqual(problems.slice(0, 15), [], `${problems.length} disagreements${SEEDED}`);
+        });
+    }
+
+    test('delivery: the filters Mosquitto matches for each published name are those topicMatches says', async () => {
+        const { port } = await mosquitto();
+        // Subscribe to what both call valid (departures aside), plus a shared twin of some.
+        const usable = (f: string) => checkTopicFilter(f) === null && departureFor('filter', 5, f, null) === undefined;
+        const valid = FILTERS.filter(usable);
+        const twins = valid
+            .filter((f) => !f.startsWith('$share/') && random() < 0.25)
+            .map((f) => `$share/twin/${f}`)
+            .filter(usable);
+        const filters = [...valid, ...twins];
+        const names = NAMES.filter((n) => checkTopicName(n) === null && departureFor('name', 5, n, null) === undefined);
+        assert.ok(filters.length > 300 && names.length > 200, `a poor corpus: ${filters.length} filters, ${names.length} names${SEEDED}`);
+
+        const subscriber = await RawClient.connect(port, 5);
+        const publisher = await RawClient.connect(port, 5);
+        try {
+            const SENTINEL = filters.length + 1;
+            const delivered: Array<Set<number>> = names.map(() => new Set<number>());
+            const duplicates: string[] = [];
+            let sentinels = 0;
+            subscriber.onPublish = (p) => {
+                const body = p.payload?.toString() ?? '';
+                const ids = p.properties?.subscriptionIdentifier;
+                const list = ids === undefined ? [] : Array.isArray(ids) ? ids : [ids];
+                if (body === 'end') {
+                    if (list.includes(SENTINEL)) sentinels++;
+                    return;
+                }
+                const index = /^\d+$/.test(body) ? Number(body) : -1;
+                // Mosquitto's own $SYS messages (to "$SYS/#" filters, say) are not ours.
+                if (index < 0 || index >= names.length || p.topic !== names[index]) return;
+                const set = delivered[index];
+                for (const id of list) {
+                    if (set.has(id)) duplicates.push(`${show(names[index])} twice for ${show(filters[id - 1])}`);
+                    set.add(id);
+                }
+            };
+            // One SUBSCRIBE per filter, each with its own Subscription Identifier (index + 1).
+            const all = [...filters, 'sentinel-topic'];
+            for (let i = 0; i < all.length; i++) {
+                subscriber.send(
+                    encode(
+                        { cmd: 'subscribe', messageId: 1 + (i % 65535), properties: { subscriptionIdentifier: i + 1 }, subscriptions: [{ topic: all[i], qos: 0 }] },
+                        all[i],
+                        5,
+                    ),
+                );
+            }
+            for (let i = 0; i < all.length; i++) {
+                const ack = await subscriber.next((p) => p.cmd === 'suback' || p.cmd === 'disconnect');
+                assert.ok(typeof ack !== 'string' && ack.cmd === 'suback' && (ack.granted?.[0] ?? 0x80) < 0x80, `SUBSCRIBE refused: ${JSON.stringify(ack)}${SEEDED}`);
+            }
+            // Publish every name at QoS 0, in batches closed by a sentinel the subscriber waits for:
+            // Mosquitto forwards one client's messages in order.
+            const BATCH = 100;
+            for (let start = 0, batch = 1; start < names.length; start += BATCH, batch++) {
+                for (let i = start; i < Math.min(names.length, start + BATCH); i++) {
+                    publisher.send(encode({ cmd: 'publish', qos: 0, topic: names[i], payload: Buffer.from(String(i)) }, names[i], 5));
+                }
+                publisher.send(encode({ cmd: 'publish', qos: 0, topic: 'sentinel-topic', payload: Buffer.from('end') }, 'sentinel-topic', 5));
+                const deadline = Date.now() + 10000;
+                while (sentinels < batch && Date.now() < deadline && !subscriber.closed) await new Promise((r) => setTimeout(r, 2));
+                assert.equal(sentinels, batch, `the sentinel of batch ${batch} did not come back${SEEDED}`);
+            }
+            assert.deepEqual(duplicates.slice(0, 10), [], `${duplicates.length} duplicate deliveries${SEEDED}`);
+
+            const problems: string[] = [];
+            let pairs = 0;
+            let matched = 0;
+            for (let n = 0; n < names.length; n++) {
+                for (let f = 0; f < filters.length; f++) {
+                    pairs++;
+                    const ours = topicMatches(filters[f], names[n]);
+                    const departure = DELIVERY_DEPARTURES.find((d) => d.applies(filters[f], names[n]));
+                    const expected = departure ? departure.delivers : ours;
+                    const actual = delivered[n].has(f + 1);
+                    if (ours) matched++;
+                    if (expected !== actual) {
+                        problems.push(
+                            `${show(filters[f])} ${actual ? 'matched' : 'did not match'} ${show(names[n])} at Mosquitto, topicMatches says ${ours}` +
+                                `${departure ? ` (departure ${departure.id})` : ''}`,
+                        );
+                    } else if (departure) {
+                        departuresSeen.set(departure.id, (departuresSeen.get(departure.id) ?? 0) + 1);
+                    }
+                }
+            }
+            assert.deepEqual(problems.slice(0, Number(process.env.TOPIC_DIFF_SHOW ?? 15)), [], `${problems.length} disagreements in ${pairs} (filter, name) pairs${SEEDED}`);
+            assert.ok(matched > 1000, `too few matches to mean much: ${matched}${SEEDED}`);
+        } finally {
+            subscriber.close();
+            publisher.close();
+        }
+    });
+
+    test('every departure listed was seen', (t) => {
+        const unseen = [...DEPARTURES, ...DELIVERY_DEPARTURES].filter((d) => !departuresSeen.has(d.id)).map((d) => d.id);
+        t.diagnostic(`departures seen: ${JSON.stringify(Object.fromEntries(departuresSeen))}`);
+        assert.deepEqual(unseen, [], `departures listed but never seen: Mosquitto may have changed${SEEDED}`);
+    });
+});
