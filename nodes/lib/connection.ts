@@ -8,10 +8,12 @@ import { EventEmitter } from 'events';
 import * as mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { Backoff, BackoffOptions, DEFAULT_BACKOFF } from './backoff';
-import { DEFAULT_OUTBOX, DeliveryError, Outbox, OutboxOptions, OutgoingMessage } from './delivery/outbox';
+import { MemoryDeliveryStore } from './delivery/memory-store';
+import { DEFAULT_OUTBOX, DeliveryError, Outbox, OutboxOptions, OutgoingMessage, Sending } from './delivery/outbox';
+import type { DeliveryStore } from './delivery/store';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
 import { planBrokerSubscriptions, QoS } from './subscription-plan';
-import { filterCovers } from './topic';
+import { filterCovers, topicMatches } from './topic';
 import { TopicTree } from './topic-tree';
 
 export type LinkState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -50,6 +52,8 @@ export interface ConnectionOptions {
     client: IClientOptions;
     backoff?: BackoffOptions;
     outbox?: Partial<OutboxOptions>;
+    /** Where QoS 1/2 state is kept; memory unless the broker-config asks for a durable store. */
+    store?: DeliveryStore;
     /** Removals of subscriptions wait this long, so a node that is restarted keeps its subscription. */
     unsubscribeDelayMs?: number;
     /** Runs before every connection attempt (the embedded broker starts listening here); a throw is a failed attempt. */
@@ -67,8 +71,11 @@ interface BrokerSubscription {
 export declare interface Connection {
     on(event: 'status', listener: (status: LinkStatus) => void): this;
     on(event: 'delivery-error', listener: (err: unknown, subscriber: Subscriber) => void): this;
+    /** A message restored from the store after a restart could not be sent. */
+    on(event: 'orphan-error', listener: (err: Error, message: OutgoingMessage) => void): this;
     emit(event: 'status', status: LinkStatus): boolean;
     emit(event: 'delivery-error', err: unknown, subscriber: Subscriber): boolean;
+    emit(event: 'orphan-error', err: Error, message: OutgoingMessage): boolean;
 }
 
 export class Connection extends EventEmitter {
@@ -76,6 +83,9 @@ export class Connection extends EventEmitter {
     private readonly users = new Set<object>();
     private readonly backoff: Backoff;
     private readonly outbox: Outbox;
+    private readonly store: DeliveryStore;
+    /** QoS 1/2 messages handed to MQTT.js, by message id, until the broker's final acknowledgement. */
+    private readonly awaitingAck = new Map<number, (err?: Error) => void>();
     private link: LinkStatus;
     private reconnectTimer: NodeJS.Timeout | null = null;
     private reconcileTimer: NodeJS.Timeout | null = null;
@@ -95,7 +105,26 @@ export class Connection extends EventEmitter {
     constructor(private readonly options: ConnectionOptions) {
         super();
         this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
-        this.outbox = new Outbox((message, done) => this.send(message, done), { ...DEFAULT_OUTBOX, ...options.outbox });
+        this.store = options.store ?? new MemoryDeliveryStore();
+        this.outbox = new Outbox((sending, done) => this.send(sending, done), { ...DEFAULT_OUTBOX, ...options.outbox }, this.store, (err, message) =>
+            this.emit('orphan-error', err, message),
+        );
+        // A deletion from the outgoing store is the broker's final acknowledgement. It completes a
+        // message whose callback MQTT.js dropped when the link went (it resends from the store), but
+        // only after MQTT.js's own callback has had its chance to report a refusal.
+        this.store.outgoing.onDelete((id) => {
+            const finish = this.awaitingAck.get(id);
+            if (finish) queueMicrotask(() => finish());
+        });
+        // A persistent session keeps its subscriptions at the broker across restarts: start from what
+        // the last run subscribed, with the same subscription identifiers.
+        if (options.client.clean === false) {
+            for (const sub of this.store.loadSubscriptions()) {
+                this.brokerSubscriptions.set(sub.filter, { qos: sub.qos, id: sub.id });
+                this.filterById.set(sub.id, sub.filter);
+                this.nextSubscriptionId = Math.max(this.nextSubscriptionId, sub.id + 1);
+            }
+        }
         this.link = { state: 'idle', address: options.address, attempt: 0 };
     }
 
@@ -112,8 +141,8 @@ export class Connection extends EventEmitter {
     }
 
     /** Messages waiting in the outbox and QoS 0 messages refused while disconnected. */
-    get delivery(): { queued: number; inFlight: number; droppedQoS0: number } {
-        return { queued: this.outbox.queued, inFlight: this.outbox.inFlight, droppedQoS0: this.outbox.droppedQoS0 };
+    get delivery(): { queued: number; inFlight: number; droppedQoS0: number; durable: boolean } {
+        return { queued: this.outbox.queued, inFlight: this.outbox.inFlight, droppedQoS0: this.outbox.droppedQoS0, durable: this.store.durable };
     }
 
     /** The filters subscribed at the broker, with their QoS. */
@@ -166,10 +195,11 @@ export class Connection extends EventEmitter {
         if (this.closing) return this.closing;
         this.closing = (async () => {
             this.clearTimers();
-            this.outbox.close('the connection was closed (redeploy or shutdown)');
+            this.outbox.close('the connection was closed (redeploy or shutdown) before the message was sent');
             const client = this.client;
             this.client = null;
             if (client) await endClient(client);
+            await this.store.close();
             this.setStatus({ state: 'closed', address: this.options.address, attempt: 0 });
         })();
         return this.closing;
@@ -181,6 +211,8 @@ export class Connection extends EventEmitter {
             manualConnect: true,
             reconnectPeriod: 0,
             resubscribe: false,
+            incomingStore: this.store.incoming,
+            outgoingStore: this.store.outgoing,
         });
         this.client = client;
         client.on('connect', (connack) => this.onConnect(client, connack.sessionPresent, connack.properties));
@@ -228,7 +260,12 @@ export class Connection extends EventEmitter {
         const v5 = this.protocolVersion === 5;
         // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
         this.routeByIdentifier = v5 && properties?.subscriptionIdentifiersAvailable !== false;
-        if (!sessionPresent) this.brokerSubscriptions.clear();
+        if (!sessionPresent) {
+            // The broker kept nothing: no subscriptions, and no half-received QoS 2 message will be released.
+            this.brokerSubscriptions.clear();
+            this.filterById.clear();
+            this.store.incoming.clear();
+        }
         this.setStatus({ state: 'connected', address: this.options.address, attempt: 0 });
         this.outbox.setOnline(true);
         if (properties?.receiveMaximum) this.outbox.setMaxInflight(properties.receiveMaximum);
@@ -259,22 +296,39 @@ export class Connection extends EventEmitter {
         }, delay);
     }
 
-    private send(message: OutgoingMessage, done: (err?: Error) => void): void {
+    private send(sending: Sending, done: (err?: Error) => void): void {
         const client = this.client;
         if (!client) {
             done(new DeliveryError('the connection is closed', 'closed'));
             return;
         }
-        client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, (err, packet) => {
-            if (err) {
-                done(new DeliveryError(err.message, 'failed'));
-                return;
-            }
-            // MQTT 5: a PUBACK/PUBREC with a reason code of 0x80 or more is a refusal.
-            const code = (packet as { reasonCode?: number } | undefined)?.reasonCode;
-            if (code !== undefined && code >= 0x80) done(new DeliveryError(`the broker refused it: ${describeAckReason(code)}`, 'failed'));
-            else done();
-        });
+        const { message } = sending;
+        let id: number | undefined;
+        let settled = false;
+        const finish = (err?: Error): void => {
+            if (settled) return;
+            settled = true;
+            if (id !== undefined && this.awaitingAck.get(id) === finish) this.awaitingAck.delete(id);
+            done(err);
+        };
+        const publish = (): void => {
+            client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, (err) => {
+                if (!err) return finish();
+                const code = (err as { code?: unknown }).code;
+                if (typeof code === 'number') {
+                    // PUBACK/PUBREC with a reason code of 0x80 or more (MQTT 5): the broker will not take it.
+                    finish(new DeliveryError(`the broker refused it: ${describeAckReason(code)}`, 'refused'));
+                } else if (id !== undefined && this.store.outgoing.messageIds().includes(id)) {
+                    // The link went ("Connection closed"): MQTT.js resends it from the store after
+                    // reconnecting, and its deletion from the store completes it.
+                } else {
+                    finish(new DeliveryError(err.message, 'failed'));
+                }
+            });
+        };
+        if (sending.seq) id = this.store.handOver(sending.seq, publish);
+        else publish();
+        if (id !== undefined && !settled) this.awaitingAck.set(id, finish);
     }
 
     private route(topic: string, payload: Buffer, packet: IPublishPacket): void {
@@ -292,12 +346,17 @@ export class Connection extends EventEmitter {
         };
         const ids = properties?.subscriptionIdentifier;
         if (this.routeByIdentifier && ids !== undefined) {
-            for (const id of Array.isArray(ids) ? ids : [ids]) {
-                const filter = this.filterById.get(id);
-                const subscribers = filter === undefined ? undefined : this.subscribersByFilter.get(filter);
-                if (subscribers) for (const subscriber of subscribers) visit(subscriber);
+            const list = Array.isArray(ids) ? ids : [ids];
+            // An identifier this process does not know (or one a previous run gave another filter)
+            // cannot be trusted: such a message is routed by its topic instead.
+            const filters = list.map((id) => this.filterById.get(id));
+            if (filters.every((filter) => filter !== undefined && topicMatches(filter, topic))) {
+                for (const filter of filters) {
+                    const subscribers = this.subscribersByFilter.get(filter as string);
+                    if (subscribers) for (const subscriber of subscribers) visit(subscriber);
+                }
+                return;
             }
-            return;
         }
         this.tree.match(topic, visit);
     }
@@ -326,6 +385,7 @@ export class Connection extends EventEmitter {
         const plan = planBrokerSubscriptions(wanted, !this.routeByIdentifier);
 
         const stale = [...this.brokerSubscriptions.keys()].filter((filter) => !plan.has(filter));
+        let changed = stale.length > 0;
         if (stale.length > 0) {
             for (const filter of stale) {
                 const sub = this.brokerSubscriptions.get(filter) as BrokerSubscription;
@@ -341,11 +401,15 @@ export class Connection extends EventEmitter {
             const coversNewcomer = current !== undefined && !this.routeByIdentifier && this.hasNewcomerUnder(filter);
             if (current && current.qos === qos && !coversNewcomer) continue;
             const id = current?.id ?? this.nextSubscriptionId++;
+            changed = true;
             this.brokerSubscriptions.set(filter, { qos, id });
             this.filterById.set(id, filter);
             this.sendSubscribe(client, filter, qos, id);
         }
         for (const set of this.subscribersByFilter.values()) for (const s of set) this.announced.add(s);
+        if (changed && this.options.client.clean === false) {
+            this.store.saveSubscriptions([...this.brokerSubscriptions].map(([filter, sub]) => ({ filter, qos: sub.qos, id: sub.id })));
+        }
     }
 
     /** Subscribers already covered by a SUBSCRIBE sent on this session. */

@@ -6,7 +6,7 @@ const message = (n: number, qos: 0 | 1 | 2 = 1): OutgoingMessage => ({ topic: 't
 
 test('never more QoS 1/2 in flight than the limit; the rest wait in order', async () => {
     const sent: { n: string; done: (err?: Error) => void }[] = [];
-    const outbox = new Outbox((m, done) => sent.push({ n: m.payload.toString(), done }), { maxInflight: 3, maxQueued: 100, queueQoS0: false });
+    const outbox = new Outbox((s, done) => sent.push({ n: s.message.payload.toString(), done }), { maxInflight: 3, maxQueued: 100, queueQoS0: false });
     outbox.setOnline(true);
     const results = Array.from({ length: 10 }, (_, i) => outbox.submit(message(i)));
     assert.equal(sent.length, 3);
@@ -21,7 +21,7 @@ test('never more QoS 1/2 in flight than the limit; the rest wait in order', asyn
 
 test('Receive Maximum lowers the limit; a lost link keeps QoS 1 waiting and refuses QoS 0', async () => {
     const sent: OutgoingMessage[] = [];
-    const outbox = new Outbox((m) => sent.push(m), { maxInflight: 20, maxQueued: 100, queueQoS0: false });
+    const outbox = new Outbox((s) => sent.push(s.message), { maxInflight: 20, maxQueued: 100, queueQoS0: false });
     outbox.setOnline(true);
     outbox.setMaxInflight(2);
     for (let i = 0; i < 5; i++) void outbox.submit(message(i));
@@ -48,4 +48,24 @@ test('a send that calls back at once does not grow the stack', async () => {
     outbox.setOnline(true);
     await Promise.all(all);
     assert.equal(outbox.queued, 0);
+});
+
+test('what waits is kept in the store; a memory store refuses it at close, a durable one keeps it', async () => {
+    const { MemoryDeliveryStore } = require('../../dist/lib/delivery/memory-store');
+    const store = new MemoryDeliveryStore();
+    const outbox = new Outbox(() => undefined, { maxInflight: 1, maxQueued: 10, queueQoS0: false }, store);
+    const results = [1, 2, 3].map((i) => outbox.submit(message(i)).then(() => 'ok', (e: DeliveryError) => e.code));
+    assert.equal(store.queued().length, 3, 'queued messages are in the store');
+    outbox.close('closing');
+    assert.deepEqual(await Promise.all(results), ['closed', 'closed', 'closed']);
+    assert.equal(store.queued().length, 0);
+
+    const durable = Object.assign(new MemoryDeliveryStore(), { durable: true });
+    const kept = new Outbox(() => undefined, { maxInflight: 1, maxQueued: 10, queueQoS0: false }, durable);
+    void kept.submit(message(1));
+    void kept.submit(message(2));
+    assert.equal(kept.close('closing'), 2);
+    assert.equal(durable.queued().length, 2, 'left for the next start');
+    const next = new Outbox(() => undefined, { maxInflight: 1, maxQueued: 10, queueQoS0: false }, durable);
+    assert.equal(next.queued, 2, 'a new outbox starts with what the store kept');
 });

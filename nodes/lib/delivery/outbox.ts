@@ -1,9 +1,12 @@
 /**
  * The way out for publishes: sends while the link is up, never more QoS 1/2 messages in flight than
  * the broker takes (MQTT 5 Receive Maximum, or a set limit on 3.1.1), and holds the rest, in order,
- * in a bounded queue. A message it cannot take is refused with an error, never dropped in silence.
+ * in a bounded queue kept in the delivery store. A message it cannot take is refused with an error,
+ * never dropped in silence.
  */
 import type { QoS } from '../subscription-plan';
+import { MemoryDeliveryStore } from './memory-store';
+import type { DeliveryStore, QueuedMessage } from './store';
 
 export interface OutgoingMessage {
     topic: string;
@@ -12,7 +15,14 @@ export interface OutgoingMessage {
     retain: boolean;
 }
 
-export type SendFunction = (message: OutgoingMessage, done: (err?: Error) => void) => void;
+/** A message on its way: `seq` is its place in the store's queue, 0 for a QoS 0 message sent at once. */
+export interface Sending {
+    seq: number;
+    message: OutgoingMessage;
+}
+
+/** Hands a message to the client; `done` runs when the broker has it, or with why it never will. */
+export type SendFunction = (sending: Sending, done: (err?: Error) => void) => void;
 
 export interface OutboxOptions {
     /** QoS 1/2 messages sent and not yet acknowledged, at most. */
@@ -25,18 +35,21 @@ export interface OutboxOptions {
 
 export const DEFAULT_OUTBOX: OutboxOptions = { maxInflight: 20, maxQueued: 10000, queueQoS0: false };
 
+export type DeliveryErrorCode = 'not-connected' | 'queue-full' | 'closed' | 'refused' | 'failed';
+
 export class DeliveryError extends Error {
     override name = 'DeliveryError';
-    constructor(message: string, readonly code: 'not-connected' | 'queue-full' | 'closed' | 'failed') {
+    constructor(message: string, readonly code: DeliveryErrorCode) {
         super(message);
     }
 }
 
-interface Pending {
-    message: OutgoingMessage;
+interface Pending extends Sending {
     resolve: () => void;
     reject: (err: Error) => void;
 }
+
+const ignore = (): void => undefined;
 
 export class Outbox {
     private readonly queue: Pending[] = [];
@@ -44,12 +57,21 @@ export class Outbox {
     private inflight = 0;
     private online = false;
     private closed = false;
+    private pumping = false;
     private maxInflight: number;
     /** QoS 0 messages refused because the link was down. */
     droppedQoS0 = 0;
 
-    constructor(private readonly send: SendFunction, private readonly options: OutboxOptions = DEFAULT_OUTBOX) {
+    constructor(
+        private readonly send: SendFunction,
+        private readonly options: OutboxOptions = DEFAULT_OUTBOX,
+        private readonly store: DeliveryStore = new MemoryDeliveryStore(),
+        /** Told of a failure nobody waits for (a message restored from the store after a restart). */
+        private readonly onOrphanError: (err: Error, message: OutgoingMessage) => void = ignore,
+    ) {
         this.maxInflight = options.maxInflight;
+        // What the store kept from the last run goes first, in its order.
+        for (const { seq, message } of store.queued()) this.queue.push(this.orphan(seq, message));
     }
 
     get queued(): number {
@@ -78,7 +100,8 @@ export class Outbox {
                 reject(new DeliveryError('the connection is closed', 'closed'));
                 return;
             }
-            if (!this.online && message.qos === 0 && !this.options.queueQoS0) {
+            const keep = message.qos > 0 || this.options.queueQoS0;
+            if (!keep && !this.online) {
                 this.droppedQoS0++;
                 reject(new DeliveryError('not connected: a QoS 0 message is not kept while the broker is unreachable', 'not-connected'));
                 return;
@@ -87,25 +110,38 @@ export class Outbox {
                 reject(new DeliveryError(`the send queue is full (${this.options.maxQueued} messages waiting)`, 'queue-full'));
                 return;
             }
-            this.queue.push({ message, resolve, reject });
+            // A QoS 0 message sent straight away needs no place in the store.
+            const seq = keep ? this.store.enqueue(message) : 0;
+            this.queue.push({ seq, message, resolve, reject });
             this.pump();
         });
     }
 
-    /** Refuses everything still waiting; used when the connection is closed for good. */
-    close(reason: string): void {
+    /**
+     * Stops for good. With a durable store what waits stays there for the next start (its callers
+     * are not answered: the message is not lost); with a memory store each is refused with `reason`.
+     */
+    close(reason: string): number {
         this.closed = true;
         const waiting = this.queue.splice(this.queueHead);
         this.queue.length = 0;
         this.queueHead = 0;
-        for (const pending of waiting) pending.reject(new DeliveryError(reason, 'closed'));
+        if (!this.store.durable) {
+            for (const pending of waiting) {
+                this.store.dequeue(pending.seq);
+                pending.reject(new DeliveryError(reason, 'closed'));
+            }
+        }
+        return waiting.length;
     }
 
-    private pumping = false;
+    private orphan(seq: number, message: OutgoingMessage): Pending {
+        return { seq, message, resolve: ignore, reject: (err) => this.onOrphanError(err, message) };
+    }
 
     private pump(): void {
-        // A send may call back at once; the loop below then picks up the freed slot, rather than
-        // a nested pump() growing the stack by one frame a message.
+        // A send may call back at once; the loop below then picks up the freed slot, rather than a
+        // nested pump() growing the stack by one frame a message.
         if (this.pumping) return;
         this.pumping = true;
         try {
@@ -122,10 +158,14 @@ export class Outbox {
             if (counts && this.inflight >= this.maxInflight) return;
             this.queueHead++;
             if (counts) this.inflight++;
-            this.send(pending.message, (err) => {
+            this.send(pending, (err) => {
                 if (counts) this.inflight--;
-                if (err) pending.reject(err instanceof DeliveryError ? err : new DeliveryError(err.message, 'failed'));
-                else pending.resolve();
+                if (err) {
+                    if (pending.seq) this.store.dequeue(pending.seq);
+                    pending.reject(err instanceof DeliveryError ? err : new DeliveryError(err.message, 'failed'));
+                } else {
+                    pending.resolve();
+                }
                 this.pump();
             });
         }
@@ -136,3 +176,5 @@ export class Outbox {
         }
     }
 }
+
+export type { QueuedMessage };
