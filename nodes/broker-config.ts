@@ -65,6 +65,8 @@ export = function (RED: NodeAPI): void {
 
         node.currentStatus = () => {
             if (node.configError) return { fill: 'red', shape: 'ring', text: node.configError };
+            // Until msg.action can connect it, a config with auto-connect off stays unconnected.
+            if (!settings.autoConnect) return { fill: 'grey', shape: 'ring', text: node.text('status.auto-connect-off') };
             return node.connection ? statusOf(node.connection.status) : { fill: 'red', shape: 'ring', text: node.text('status.disconnected') };
         };
 

@@ -33,9 +33,9 @@ export = function (RED: NodeAPI): void {
         }
         // An unset QoS is the core node's default, 2.
         const qos = config.qos === undefined || config.qos === '' ? 2 : parseQoS(config.qos);
-        if (qos === null) return fail(`invalid QoS "${config.qos}": use 0, 1 or 2`);
+        if (qos === null) return fail(RED._('mqtt-in.errors.invalid-qos', { qos: String(config.qos) }));
         const datatype = normalizeDatatype(config.datatype);
-        if (datatype === null) return fail(`unknown output type "${config.datatype}"`);
+        if (datatype === null) return fail(RED._('mqtt-in.errors.invalid-datatype', { datatype: String(config.datatype) }));
 
         const subscriber: Subscriber = {
             filter,

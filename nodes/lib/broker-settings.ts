@@ -94,7 +94,8 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
         }
         protocol = scheme;
         host = parsed.hostname;
-        if (parsed.port) port = Number(parsed.port);
+        // A URL says all: without a port it means the scheme's default, whatever the Port field holds.
+        port = parsed.port ? Number(parsed.port) : DEFAULT_PORTS[scheme];
         if (parsed.pathname && parsed.pathname !== '/') path = parsed.pathname;
     }
     if (!protocol) protocol = flag(props.usetls, false) ? 'mqtts' : 'mqtt';

@@ -22,6 +22,7 @@ test('a core flow with a URL in broker', () => {
     const s = resolveBrokerSettings({ broker: 'mqtts://broker.example:8884', port: '1883' });
     assert.equal(s.url, 'mqtts://broker.example:8884');
     assert.equal(resolveBrokerSettings({ broker: 'ws://h/ws' }).url, 'ws://h:80/ws');
+    assert.equal(resolveBrokerSettings({ broker: 'mqtts://h', port: '1883' }).url, 'mqtts://h:8883', 'a URL without a port means the default port of its scheme');
     assert.throws(() => resolveBrokerSettings({ broker: 'ftp://h' }), BrokerSettingsError);
 });
 
