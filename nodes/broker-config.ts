@@ -7,6 +7,8 @@ import type { BrokerHandle } from './broker-handle';
 import { BrokerConfigProps, BrokerSettings, resolveBrokerSettings } from './lib/broker-settings';
 import { Connection, LinkStatus } from './lib/connection';
 import { EmbeddedBroker } from './lib/embedded-broker';
+import { durableStorePath, openDeliveryStore } from './lib/delivery/open-store';
+import type { DeliveryStore } from './lib/delivery/store';
 import { describeListenError, Reason } from './lib/errors';
 
 type BrokerConfigDef = NodeDef & BrokerConfigProps & { tls?: string };
@@ -46,21 +48,32 @@ export = function (RED: NodeAPI): void {
         const statusOf = (link: LinkStatus): NodeStatus => {
             switch (link.state) {
                 case 'connected':
-                    return { fill: 'green', shape: 'dot', text: node.text('status.connected', { broker: link.address }) };
+                    return { fill: 'green', shape: 'dot', text: node.text('status.connected', { broker: link.address }) + countsText() };
                 case 'connecting':
                     return { fill: 'yellow', shape: 'ring', text: node.text('status.connecting', { broker: link.address }) };
                 case 'reconnecting':
                     return {
                         fill: 'red',
                         shape: 'ring',
-                        text: node.text('status.reconnecting', {
-                            attempt: String(link.attempt),
-                            reason: link.reason ? reasonText(link.reason) : '',
-                        }),
+                        text:
+                            node.text('status.reconnecting', {
+                                attempt: String(link.attempt),
+                                reason: link.reason ? reasonText(link.reason) : '',
+                            }) + countsText(),
                     };
                 default:
                     return { fill: 'red', shape: 'ring', text: node.text('status.disconnected') };
             }
+        };
+
+        /** ' - 12 waiting, 3 QoS 0 dropped' when there is something to count. */
+        const countsText = (): string => {
+            const delivery = node.connection?.delivery;
+            if (!delivery) return '';
+            const parts: string[] = [];
+            if (delivery.queued > 0) parts.push(node.text('status.waiting', { count: String(delivery.queued) }));
+            if (delivery.droppedQoS0 > 0) parts.push(node.text('status.dropped', { count: String(delivery.droppedQoS0) }));
+            return parts.length ? ` - ${parts.join(', ')}` : '';
         };
 
         node.currentStatus = () => {
@@ -94,6 +107,10 @@ export = function (RED: NodeAPI): void {
             clean: settings.clean,
             connectTimeout: 30000,
         };
+        if (settings.protocolVersion === 5 && !settings.clean) {
+            // Without it an MQTT 5 broker ends the session at the first disconnect.
+            clientOptions.properties = { sessionExpiryInterval: settings.sessionExpiry };
+        }
         if (settings.mode === 'external') {
             if (credentials.user) clientOptions.username = credentials.user;
             if (credentials.password) clientOptions.password = credentials.password;
@@ -104,6 +121,23 @@ export = function (RED: NodeAPI): void {
             else clientOptions.rejectUnauthorized = settings.verifyServerCert;
             if (clientOptions.rejectUnauthorized === false) {
                 node.warn(node.text('log.tls-verify-off', { broker: settings.address }));
+            }
+        }
+
+        /** The durable store when asked for and possible; else memory, with the reason in the log. */
+        function openStore(clientId: string): DeliveryStore {
+            if (!settings.durable) return openDeliveryStore(null);
+            const userDir = (RED.settings as { userDir?: string }).userDir;
+            if (!userDir) {
+                node.warn(node.text('log.durable-no-userdir'));
+                return openDeliveryStore(null);
+            }
+            const file = durableStorePath(userDir, node.id, clientId);
+            try {
+                return openDeliveryStore(file);
+            } catch (err) {
+                node.error(node.text('log.durable-failed', { file, reason: (err as Error).message }));
+                return openDeliveryStore(null);
             }
         }
 
@@ -118,18 +152,34 @@ export = function (RED: NodeAPI): void {
         }
         const embeddedBroker = embedded;
 
+        const store = openStore(clientOptions.clientId as string);
         const connection = new Connection({
             url: settings.url,
             address: settings.address,
             client: clientOptions,
+            store,
+            backoff: { initialMs: settings.reconnectDelayMs, maxMs: settings.reconnectDelayMaxMs, jitter: 0.2 },
+            outbox: { maxInflight: settings.maxInflight, maxQueued: settings.queueLimit, queueQoS0: settings.queueQoS0 },
             prepare: embeddedBroker ? () => embeddedBroker.start() : undefined,
             describePrepareError: (err) => describeListenError(err, settings.listenHost, settings.port),
         });
         node.connection = connection;
 
+        // While the link is down the counts of waiting and dropped messages change: show them each second.
+        let countsTimer: NodeJS.Timeout | null = null;
+        const showStatus = (): void => {
+            const status = node.currentStatus();
+            for (const user of users) user.status(status);
+        };
         connection.on('status', (link) => {
             const status = statusOf(link);
             for (const user of users) user.status(status);
+            const down = link.state === 'reconnecting' || link.state === 'connecting';
+            if (down && !countsTimer) countsTimer = setInterval(showStatus, 1000);
+            if (!down && countsTimer) {
+                clearInterval(countsTimer);
+                countsTimer = null;
+            }
             // Log each new reason once, not every attempt.
             const why = link.state === 'reconnecting' && link.reason ? reasonText(link.reason) : '';
             if (why && why !== lastLoggedReason) node.warn(why);
@@ -138,9 +188,15 @@ export = function (RED: NodeAPI): void {
         });
         connection.on('delivery-error', (err) => node.error(err));
 
+        connection.on('orphan-error', (err, message) => node.error(node.text('log.restored-failed', { topic: message.topic, reason: err.message })));
+
         node.on('close', (done: () => void) => {
+            if (countsTimer) clearInterval(countsTimer);
+            countsTimer = null;
             void (async () => {
+                const waiting = connection.delivery.queued;
                 await connection.close();
+                if (store.durable && waiting > 0) node.log(node.text('log.kept-for-restart', { count: String(waiting) }));
                 if (embeddedBroker) {
                     await embeddedBroker.stop();
                     node.log(node.text('log.embedded-stopped'));

@@ -19,6 +19,19 @@ export interface BrokerConfigProps {
     cleansession?: boolean | string;
     protocolVersion?: string | number;
     autoConnect?: boolean | string;
+    /** MQTT 5 session expiry interval in seconds (the core node's name). */
+    sessionExpiry?: string | number;
+    /** Seconds before the first reconnect attempt; it doubles up to reconnectDelayMax. */
+    reconnectDelay?: string | number;
+    reconnectDelayMax?: string | number;
+    /** QoS 1/2 messages in flight at most (MQTT 3.1.1; MQTT 5 also obeys the broker's Receive Maximum). */
+    maxInflight?: string | number;
+    /** Messages waiting to be sent at most. */
+    queueLimit?: string | number;
+    /** Keep QoS 0 messages while disconnected too. */
+    queueQoS0?: boolean | string;
+    /** Keep QoS 1/2 state on disk: "auto" (when clean session is off), "on" or "off". */
+    durable?: string;
 }
 
 export interface BrokerSettings {
@@ -43,7 +56,19 @@ export interface BrokerSettings {
     /** Verify the server certificate when no tls-config node says otherwise. */
     verifyServerCert: boolean;
     usesTls: boolean;
+    /** MQTT 5 only: how long the broker keeps a persistent session after a disconnect; 0 for a clean one. */
+    sessionExpiry: number;
+    reconnectDelayMs: number;
+    reconnectDelayMaxMs: number;
+    maxInflight: number;
+    queueLimit: number;
+    queueQoS0: boolean;
+    /** Keep the outbox and QoS 1/2 state in a file in the Node-RED user directory. */
+    durable: boolean;
 }
+
+/** A week: long enough for a Node-RED that is down over a weekend to find its messages waiting. */
+export const DEFAULT_SESSION_EXPIRY = 7 * 24 * 3600;
 
 const DEFAULT_PORTS: Record<BrokerProtocol, number> = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };
 const SCHEMES: Record<string, BrokerProtocol> = {
@@ -118,6 +143,14 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
     const version = Number(props.protocolVersion ?? 4);
     // aedes speaks MQTT 3.1.1 only.
     const protocolVersion: ProtocolVersion = mode === 'embedded' || version !== 5 ? 4 : 5;
+    const clean = flag(props.cleansession, true);
+    const reconnectDelay = wholeNumber(props.reconnectDelay, 'reconnect delay', 1, 3600, 1);
+    const reconnectDelayMax = wholeNumber(props.reconnectDelayMax, 'longest reconnect delay', 1, 86400, 30);
+    if (reconnectDelayMax < reconnectDelay) {
+        throw new BrokerSettingsError(`the longest reconnect delay (${reconnectDelayMax} s) is shorter than the first (${reconnectDelay} s)`);
+    }
+    const durableChoice = props.durable === undefined || props.durable === '' ? 'auto' : String(props.durable);
+    if (!['auto', 'on', 'off'].includes(durableChoice)) throw new BrokerSettingsError(`durable must be auto, on or off, not "${props.durable}"`);
     const bracketedHost = host.includes(':') ? `[${host}]` : host;
     const address = `${bracketedHost}:${port}`;
     return {
@@ -132,9 +165,16 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
         protocolVersion,
         clientId: String(props.clientid ?? '').trim(),
         keepalive: wholeNumber(props.keepalive, 'keep-alive', 0, 65535, 60),
-        clean: flag(props.cleansession, true),
+        clean,
         autoConnect: flag(props.autoConnect, true),
         verifyServerCert: flag(props.verifyservercert, true),
         usesTls: protocol === 'mqtts' || protocol === 'wss',
+        sessionExpiry: clean ? 0 : wholeNumber(props.sessionExpiry, 'session expiry', 0, 0xffffffff, DEFAULT_SESSION_EXPIRY),
+        reconnectDelayMs: reconnectDelay * 1000,
+        reconnectDelayMaxMs: reconnectDelayMax * 1000,
+        maxInflight: wholeNumber(props.maxInflight, 'messages in flight', 1, 65535, 20),
+        queueLimit: wholeNumber(props.queueLimit, 'queue limit', 0, 10000000, 10000),
+        queueQoS0: flag(props.queueQoS0, false),
+        durable: durableChoice === 'on' || (durableChoice === 'auto' && !clean),
     };
 }

@@ -1,0 +1,221 @@
+/**
+ * The append-only log behind the file delivery store: a short file header, then records, each framed
+ * so that a torn or damaged tail (a crash mid-write, a power loss) is recognised and cut off.
+ *
+ * File:    "MQWJ" | u32 format version | record | record | ...
+ * Record:  u32 body length | u32 CRC-32 of (length field + body) | body      (little-endian)
+ * Body:    u8 record type | fields of that type (see RecordType)
+ *
+ * A packet or a queued message is encoded as: u32 header length | JSON header (every field except
+ * the payload; Buffers anywhere inside, e.g. MQTT 5 correlationData, tagged so they come back as
+ * Buffers) | u8 payload kind (0 none, 1 Buffer, 2 string) | payload bytes (the rest of the body).
+ */
+
+export const FILE_MAGIC = Buffer.from('MQWJ', 'latin1');
+export const FORMAT_VERSION = 1;
+export const FILE_HEADER_SIZE = 8;
+export const RECORD_OVERHEAD = 8;
+/** Larger than any MQTT packet (256 MiB): a length beyond this is damage, not data. */
+export const MAX_BODY = 268435455 + 65536;
+
+export const enum RecordType {
+    /** f64 seq | message */
+    Enqueue = 1,
+    /** f64 seq */
+    Dequeue = 2,
+    /** u8 store (0 outgoing, 1 incoming) | packet */
+    Put = 3,
+    /** u8 store | u16 messageId */
+    Del = 4,
+    /** u8 store */
+    Clear = 5,
+    /** f64 seq | packet: removes queued seq and puts the packet into the outgoing store, in one record */
+    HandOver = 6,
+    /** JSON array of subscriptions */
+    Subscriptions = 7,
+    /** f64 next seq: written first by a compaction, so the counter survives an empty queue */
+    NextSeq = 8,
+}
+
+export const enum StoreId {
+    Outgoing = 0,
+    Incoming = 1,
+}
+
+// ---- CRC-32 (IEEE 802.3, the zlib/PNG one), table-driven; zlib.crc32 is missing before Node 20.15/22.2.
+
+const CRC_TABLE = (() => {
+    const table = new Int32Array(256);
+    for (let n = 0; n < 256; n++) {
+        let c = n;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+        table[n] = c;
+    }
+    return table;
+})();
+
+export function crc32(data: Uint8Array, start = 0, end = data.length): number {
+    let crc = -1;
+    for (let i = start; i < end; i++) crc = CRC_TABLE[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
+    return (crc ^ -1) >>> 0;
+}
+
+// ---- Values with Buffers inside, through JSON.
+
+/**
+ * A Buffer becomes `{"\u0000b": base64}`. MQTT strings may not contain U+0000, but to stay exact for
+ * any object, a key that starts with U+0000 is escaped by doubling that character.
+ */
+const BUFFER_TAG = '\u0000b';
+
+function toJsonValue(value: unknown): unknown {
+    if (value === null || typeof value !== 'object') return value;
+    if (value instanceof Uint8Array) return { [BUFFER_TAG]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+    if (Array.isArray(value)) return value.map(toJsonValue);
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+        const v = (value as Record<string, unknown>)[key];
+        if (v === undefined) continue;
+        out[key.charCodeAt(0) === 0 ? '\u0000' + key : key] = toJsonValue(v);
+    }
+    return out;
+}
+
+function fromJsonValue(value: unknown): unknown {
+    if (value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map(fromJsonValue);
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === BUFFER_TAG) return Buffer.from((value as Record<string, string>)[BUFFER_TAG], 'base64');
+    const out: Record<string, unknown> = {};
+    for (const key of keys) out[key.charCodeAt(0) === 0 ? key.slice(1) : key] = fromJsonValue((value as Record<string, unknown>)[key]);
+    return out;
+}
+
+/** The pieces of an encoded object with a `payload`: the JSON header and the payload bytes. */
+export interface EncodedObject {
+    header: Buffer;
+    kind: 0 | 1 | 2;
+    payload: Buffer | null;
+}
+
+export function encodeObject(object: object): EncodedObject {
+    const head: Record<string, unknown> = {};
+    let payload: unknown;
+    for (const key of Object.keys(object)) {
+        const v = (object as Record<string, unknown>)[key];
+        if (key === 'payload') payload = v;
+        else if (v !== undefined) head[key.charCodeAt(0) === 0 ? '\u0000' + key : key] = toJsonValue(v);
+    }
+    const header = Buffer.from(JSON.stringify(head), 'utf8');
+    if (payload === undefined || payload === null) return { header, kind: 0, payload: null };
+    if (typeof payload === 'string') return { header, kind: 2, payload: Buffer.from(payload, 'utf8') };
+    if (payload instanceof Uint8Array) return { header, kind: 1, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) };
+    // Anything else MQTT.js would not send as a payload; keep it in the header rather than lose it.
+    head.payload = toJsonValue(payload);
+    return { header: Buffer.from(JSON.stringify(head), 'utf8'), kind: 0, payload: null };
+}
+
+export function encodedObjectSize(e: EncodedObject): number {
+    return 4 + e.header.length + 1 + (e.payload ? e.payload.length : 0);
+}
+
+/** Writes an encoded object at `offset`; returns the offset after it. */
+export function writeObject(buf: Buffer, offset: number, e: EncodedObject): number {
+    buf.writeUInt32LE(e.header.length, offset);
+    offset += 4;
+    offset += e.header.copy(buf, offset);
+    buf[offset++] = e.kind;
+    if (e.payload) offset += e.payload.copy(buf, offset);
+    return offset;
+}
+
+/** Reads an object written by writeObject that runs to `end`. The payload is copied out of `buf`. */
+export function readObject(buf: Buffer, offset: number, end: number): Record<string, unknown> {
+    if (offset + 5 > end) throw new Error('object too short');
+    const headerLength = buf.readUInt32LE(offset);
+    offset += 4;
+    if (offset + headerLength + 1 > end) throw new Error('object header overruns its record');
+    const object = fromJsonValue(JSON.parse(buf.toString('utf8', offset, offset + headerLength))) as Record<string, unknown>;
+    if (object === null || typeof object !== 'object' || Array.isArray(object)) throw new Error('object header is not an object');
+    offset += headerLength;
+    const kind = buf[offset++];
+    if (kind === 1) object.payload = Buffer.from(buf.subarray(offset, end));
+    else if (kind === 2) object.payload = buf.toString('utf8', offset, end);
+    else if (kind !== 0 || offset !== end) throw new Error('bad payload kind');
+    return object;
+}
+
+// ---- Framing.
+
+/** Allocates a record with room for a body of `bodyLength` bytes; fill the body from RECORD_OVERHEAD, then seal(). */
+export function allocRecord(bodyLength: number): Buffer {
+    const record = Buffer.allocUnsafe(RECORD_OVERHEAD + bodyLength);
+    record.writeUInt32LE(bodyLength, 0);
+    return record;
+}
+
+export function sealRecord(record: Buffer): Buffer {
+    // The CRC covers the length field and the body, skipping its own four bytes.
+    let crc = -1;
+    for (let i = 0; i < 4; i++) crc = CRC_TABLE[(crc ^ record[i]) & 0xff] ^ (crc >>> 8);
+    for (let i = RECORD_OVERHEAD; i < record.length; i++) crc = CRC_TABLE[(crc ^ record[i]) & 0xff] ^ (crc >>> 8);
+    record.writeUInt32LE((crc ^ -1) >>> 0, 4);
+    return record;
+}
+
+function recordCrc(buf: Buffer, start: number, bodyEnd: number): number {
+    let crc = -1;
+    for (let i = start; i < start + 4; i++) crc = CRC_TABLE[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8);
+    for (let i = start + RECORD_OVERHEAD; i < bodyEnd; i++) crc = CRC_TABLE[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8);
+    return (crc ^ -1) >>> 0;
+}
+
+export function fileHeader(): Buffer {
+    const header = Buffer.alloc(FILE_HEADER_SIZE);
+    FILE_MAGIC.copy(header, 0);
+    header.writeUInt32LE(FORMAT_VERSION, 4);
+    return header;
+}
+
+export type HeaderCheck = 'ok' | 'empty' | 'foreign' | 'version';
+
+/** Whether a file starts as ours. A file shorter than the header is a crash during its creation. */
+export function checkFileHeader(buf: Buffer): HeaderCheck {
+    if (buf.length < FILE_HEADER_SIZE) {
+        // Shorter than a header: ours if what there is matches the start of one.
+        return fileHeader().subarray(0, buf.length).equals(buf) ? 'empty' : 'foreign';
+    }
+    if (!buf.subarray(0, 4).equals(FILE_MAGIC)) return 'foreign';
+    if (buf.readUInt32LE(4) !== FORMAT_VERSION) return 'version';
+    return 'ok';
+}
+
+export interface ScanResult {
+    /** Where the valid records end: the first torn or damaged record, or the end of the data. */
+    validEnd: number;
+}
+
+/**
+ * Walks the records after the file header, calling `onRecord` with each body (type byte first) until
+ * the data ends or a record is torn or damaged (bad length, bad CRC, or `onRecord` throws on it: a body
+ * that does not decode is as damaged as one that fails its CRC). Records before that point have been
+ * applied; the one that failed has not (onRecord must check before it changes anything).
+ */
+export function scanRecords(buf: Buffer, onRecord: (body: Buffer, start: number) => void): ScanResult {
+    let offset = FILE_HEADER_SIZE;
+    while (offset < buf.length) {
+        if (offset + RECORD_OVERHEAD > buf.length) break;
+        const bodyLength = buf.readUInt32LE(offset);
+        if (bodyLength < 1 || bodyLength > MAX_BODY) break;
+        const end = offset + RECORD_OVERHEAD + bodyLength;
+        if (end > buf.length) break;
+        if (recordCrc(buf, offset, end) !== buf.readUInt32LE(offset + 4)) break;
+        try {
+            onRecord(buf.subarray(offset + RECORD_OVERHEAD, end), offset);
+        } catch {
+            break;
+        }
+        offset = end;
+    }
+    return { validEnd: Math.min(offset, buf.length) };
+}
