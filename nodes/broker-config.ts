@@ -126,18 +126,20 @@ export = function (RED: NodeAPI): void {
 
         /** The durable store when asked for and possible; else memory, with the reason in the log. */
         function openStore(clientId: string): DeliveryStore {
-            if (!settings.durable) return openDeliveryStore(null);
+            if (!settings.durable) return openDeliveryStore(null).store;
             const userDir = (RED.settings as { userDir?: string }).userDir;
             if (!userDir) {
                 node.warn(node.text('log.durable-no-userdir'));
-                return openDeliveryStore(null);
+                return openDeliveryStore(null).store;
             }
             const file = durableStorePath(userDir, node.id, clientId);
             try {
-                return openDeliveryStore(file);
+                const opened = openDeliveryStore(file, (err) => node.error(node.text('log.durable-error', { file, reason: err.message })));
+                if (opened.discardedBytes > 0) node.warn(node.text('log.durable-torn', { file, bytes: String(opened.discardedBytes) }));
+                return opened.store;
             } catch (err) {
                 node.error(node.text('log.durable-failed', { file, reason: (err as Error).message }));
-                return openDeliveryStore(null);
+                return openDeliveryStore(null).store;
             }
         }
 

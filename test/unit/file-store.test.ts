@@ -433,16 +433,83 @@ describe('FileDeliveryStore: errors', () => {
         assert.throws(() => FileDeliveryStore.open(file), (err: Error) => err.message.includes(file) && /ENOTDIR|EEXIST/.test(err.message));
     });
 
-    test('a read-only directory is a clear Error naming the path', { skip: process.getuid?.() === 0 ? 'root ignores permissions' : false }, () => {
-        const dir = path.join(root, 'read-only');
+    test('a path that cannot be opened (a directory; a read-only directory) is a clear Error naming it', () => {
+        const dir = path.join(root, 'is-a-directory');
         fs.mkdirSync(dir);
-        fs.chmodSync(dir, 0o500);
-        const file = path.join(dir, 'store.mqwj');
-        try {
-            assert.throws(() => FileDeliveryStore.open(file), (err: Error) => err.message.includes(file) && /EACCES/.test(err.message));
-        } finally {
-            fs.chmodSync(dir, 0o700);
+        assert.throws(() => FileDeliveryStore.open(dir), (err: Error) => err.message.includes(dir) && /EISDIR/.test(err.message));
+        // Permissions do not hold for root; where they do, check them too.
+        if (process.getuid?.() !== 0) {
+            const readOnly = path.join(root, 'read-only');
+            fs.mkdirSync(readOnly);
+            fs.chmodSync(readOnly, 0o500);
+            const file = path.join(readOnly, 'store.mqwj');
+            try {
+                assert.throws(() => FileDeliveryStore.open(file), (err: Error) => err.message.includes(file) && /EACCES/.test(err.message));
+            } finally {
+                fs.chmodSync(readOnly, 0o700);
+            }
         }
+    });
+
+    const realFs: typeof fs = require('fs');
+    const noSpace = (): Error => Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+
+    test('a write that fails midway (disk full): the call throws or calls back with the path and reason, the partial record is cut off', async () => {
+        const file = newPath();
+        const store = openFile(file);
+        const first = store.enqueue(message(1));
+        const writeSync = realFs.writeSync;
+        let calls = 0;
+        realFs.writeSync = ((fd: number, buffer: Buffer, offset: number, length: number, position: number) => {
+            // The first write gets half the record onto the disk, the next one finds it full.
+            if (++calls === 1) return writeSync(fd, buffer, offset, Math.floor(length / 2), position);
+            throw noSpace();
+        }) as typeof realFs.writeSync;
+        let putError: Error | undefined;
+        let handed: number | undefined;
+        try {
+            assert.throws(() => store.enqueue(message(2)), (err: Error) => err.message.includes(file) && /ENOSPC/.test(err.message));
+            calls = 0;
+            await assert.rejects(put(store.outgoing, publish(5)), (err: Error) => err.message.includes(file) && /ENOSPC/.test(err.message));
+            calls = 0;
+            handed = store.handOver(first, () => store.outgoing.put(publish(6), (err?: Error) => (putError = err)));
+        } finally {
+            realFs.writeSync = writeSync;
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.match(String(putError), /ENOSPC/);
+        assert.equal(handed, undefined, 'a failed handover write leaves the message queued');
+        assert.deepEqual(store.queued().map((q) => q.seq), [first]);
+        const third = store.enqueue(message(3));
+        await put(store.outgoing, publish(7));
+        await store.close();
+        const again = openFile(file);
+        assert.equal(again.discardedBytes, 0, 'no torn record was left behind');
+        assert.deepEqual(again.queued().map((q) => q.seq), [first, third]);
+        assert.deepEqual(again.outgoing.messageIds(), [7]);
+        await again.close();
+    });
+
+    test('a failed sync to disk fails the waiting puts and every later write; close reports it', async () => {
+        const file = newPath();
+        const store = openFile(file, { syncMethod: 'async' });
+        await put(store.outgoing, publish(1));
+        const fdatasync = realFs.fdatasync;
+        realFs.fdatasync = ((fd: number, cb: (err: Error | null) => void) =>
+            process.nextTick(cb, Object.assign(new Error('i/o error'), { code: 'EIO' }))) as typeof realFs.fdatasync;
+        try {
+            const results = await Promise.allSettled([put(store.outgoing, publish(2)), put(store.outgoing, publish(3))]);
+            assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+            assert.match(String((results[0] as PromiseRejectedResult).reason), /cannot sync to disk.*EIO/);
+        } finally {
+            realFs.fdatasync = fdatasync;
+        }
+        assert.throws(() => store.enqueue(message(1)), /EIO/);
+        await assert.rejects(put(store.outgoing, publish(4)), /EIO/);
+        await assert.rejects(store.close(), /EIO/);
+        const again = openFile(file);
+        assert.ok(again.outgoing.messageIds().includes(1));
+        await again.close();
     });
 
     test('opening a file that is open already is refused; closing lets it open again', async () => {
@@ -462,6 +529,68 @@ describe('FileDeliveryStore: errors', () => {
         assert.throws(() => store.enqueue(message(1)), /closed/);
         await assert.rejects(put(store.outgoing, publish(2)), /closed/);
         await del(store.outgoing, 1);
+    });
+});
+
+describe('FileDeliveryStore: syncing', () => {
+    const realFs: typeof fs = require('fs');
+
+    for (const syncMethod of ['async', 'inline'] as const) {
+        test(`${syncMethod}: a put calls back only after a sync that followed its write; puts of one tick share one sync`, async () => {
+            const store = openFile(newPath(), { syncMethod });
+            const events: string[] = [];
+            const { writeSync, fdatasync, fdatasyncSync } = realFs;
+            realFs.writeSync = ((...args: Parameters<typeof writeSync>) => {
+                events.push('write');
+                return writeSync(...args);
+            }) as typeof writeSync;
+            realFs.fdatasync = ((fd: number, cb: (err: Error | null) => void) => {
+                events.push('sync start');
+                fdatasync(fd, (err) => {
+                    events.push('sync end');
+                    cb(err);
+                });
+            }) as typeof fdatasync;
+            realFs.fdatasyncSync = ((fd: number) => {
+                events.push('sync start');
+                fdatasyncSync(fd);
+                events.push('sync end');
+            }) as typeof fdatasyncSync;
+            try {
+                const syncsBefore = store.stats.syncs;
+                const done: Promise<void>[] = [];
+                for (let id = 1; id <= 20; id++) {
+                    done.push(put(store.outgoing, publish(id)).then(() => void events.push(`callback ${id}`)));
+                }
+                store.enqueue(message(1));
+                await del(store.outgoing, 20).catch(() => undefined);
+                await Promise.all(done.slice(0, 19));
+                assert.equal(store.stats.syncs - syncsBefore, 1, 'one sync for the batch');
+                const firstCallback = events.findIndex((e) => e.startsWith('callback'));
+                assert.deepEqual(events.slice(0, 22), [...Array(22).fill('write')], '20 puts, an enqueue and a del, each written at once');
+                assert.deepEqual(events.slice(22, firstCallback), ['sync start', 'sync end']);
+                // Later writes need a sync of their own.
+                const mark = events.length;
+                await put(store.outgoing, publish(30));
+                assert.deepEqual(events.slice(mark, mark + 3), ['write', 'sync start', 'sync end']);
+            } finally {
+                Object.assign(realFs, { writeSync, fdatasync, fdatasyncSync });
+            }
+            await store.close();
+        });
+    }
+
+    test('with syncIncoming false an incoming put calls back at once, written but not synced', async () => {
+        const file = newPath();
+        const store = openFile(file, { syncIncoming: false });
+        let called = false;
+        store.incoming.put(publish(1, { qos: 2 }), () => (called = true));
+        assert.equal(called, true);
+        assert.equal(store.stats.syncs, 0);
+        await store.close();
+        const again = openFile(file);
+        assert.deepEqual(again.incoming.messageIds(), [1]);
+        await again.close();
     });
 });
 

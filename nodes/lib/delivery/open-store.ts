@@ -1,5 +1,6 @@
 /** Picks the delivery store a broker-config asked for. */
 import * as path from 'path';
+import { FileDeliveryStore } from './file-store';
 import { MemoryDeliveryStore } from './memory-store';
 import type { DeliveryStore } from './store';
 
@@ -12,9 +13,15 @@ export function durableStorePath(userDir: string, configNodeId: string, clientId
     return path.join(userDir, 'mqtt-wire', `${safe(configNodeId)}-${safe(clientId)}.journal`);
 }
 
-export function openDeliveryStore(file: string | null): DeliveryStore {
-    if (file === null) return new MemoryDeliveryStore();
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { FileDeliveryStore } = require('./file-store') as { FileDeliveryStore: { open(file: string): DeliveryStore } };
-    return FileDeliveryStore.open(file);
+export interface OpenedStore {
+    store: DeliveryStore;
+    /** Bytes of a torn or damaged tail the durable store cut off when it opened (a crash mid-write). */
+    discardedBytes: number;
+}
+
+/** A memory store for `file` null, else the durable store in that file (throws when it cannot be used). */
+export function openDeliveryStore(file: string | null, onError: (err: Error) => void = () => undefined): OpenedStore {
+    if (file === null) return { store: new MemoryDeliveryStore(), discardedBytes: 0 };
+    const store = FileDeliveryStore.open(file, { onError });
+    return { store, discardedBytes: store.discardedBytes };
 }
