@@ -173,7 +173,7 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
         reconnectDelayMs: reconnectDelay * 1000,
         reconnectDelayMaxMs: reconnectDelayMax * 1000,
         maxInflight: wholeNumber(props.maxInflight, 'messages in flight', 1, 65535, 20),
-        queueLimit: wholeNumber(props.queueLimit, 'queue limit', 0, 10000000, 10000),
+        queueLimit: wholeNumber(props.queueLimit, 'queue limit', 1, 10000000, 10000),
         queueQoS0: flag(props.queueQoS0, false),
         durable: durableChoice === 'on' || (durableChoice === 'auto' && !clean),
     };
