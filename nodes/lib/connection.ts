@@ -101,6 +101,15 @@ export class Connection extends EventEmitter {
     private readonly filterById = new Map<number, string>();
     private nextSubscriptionId = 1;
     private routeByIdentifier = false;
+    /** How many subscribers took each incoming packet (read when MQTT.js asks whether to acknowledge it). */
+    private readonly taken = new WeakMap<IPublishPacket, { topic: string; count: number }>();
+    /**
+     * While nodes restart (a redeploy), a QoS 1/2 message that no node can take yet is not
+     * acknowledged: MQTT.js reads nothing more until it is, and it goes to the node that comes back,
+     * or, if the connection closes first, the broker sends it again on the next connection.
+     */
+    private held: { packet: IPublishPacket; acknowledge: () => void } | null = null;
+    private restartTimer: NodeJS.Timeout | null = null;
 
     constructor(private readonly options: ConnectionOptions) {
         super();
@@ -169,6 +178,14 @@ export class Connection extends EventEmitter {
         this.tree.add(subscriber.filter, subscriber);
         // Subscribe at once (next tick, so the nodes of one deploy go in one SUBSCRIBE).
         this.scheduleReconcile(0);
+        if (this.held) {
+            const { packet, acknowledge } = this.held;
+            const topic = this.taken.get(packet)?.topic ?? String(packet.topic);
+            if (this.route(topic, packet.payload as Buffer, packet) > 0) {
+                this.held = null;
+                acknowledge();
+            }
+        }
     }
 
     /**
@@ -182,8 +199,22 @@ export class Connection extends EventEmitter {
         if (!set || !set.delete(subscriber)) return;
         if (set.size === 0) this.subscribersByFilter.delete(subscriber.filter);
         this.tree.remove(subscriber.filter, subscriber);
-        if (options.now) this.reconcile();
-        else this.scheduleReconcile(this.options.unsubscribeDelayMs ?? 500);
+        if (options.now) {
+            this.reconcile();
+            return;
+        }
+        const delay = this.options.unsubscribeDelayMs ?? 500;
+        this.scheduleReconcile(delay);
+        if (this.restartTimer) clearTimeout(this.restartTimer);
+        this.restartTimer = setTimeout(() => this.endRestartWindow(), delay);
+    }
+
+    /** No node came back for a held message: acknowledge it (it was not wanted) and read on. */
+    private endRestartWindow(): void {
+        this.restartTimer = null;
+        const held = this.held;
+        this.held = null;
+        held?.acknowledge();
     }
 
     publish(message: OutgoingMessage): Promise<void> {
@@ -216,7 +247,12 @@ export class Connection extends EventEmitter {
         });
         this.client = client;
         client.on('connect', (connack) => this.onConnect(client, connack.sessionPresent, connack.properties));
-        client.on('message', (topic, payload, packet) => this.route(topic, payload, packet));
+        client.on('message', (topic, payload, packet) => this.taken.set(packet, { topic, count: this.route(topic, payload, packet) }));
+        client.handleMessage = (packet, acknowledge) => {
+            const taken = this.taken.get(packet);
+            if (packet.qos === 0 || !this.restartTimer || (taken && taken.count > 0)) acknowledge();
+            else this.held = { packet, acknowledge: () => acknowledge() };
+        };
         client.on('error', (err) => {
             this.lastError = describeConnectionError(err, this.options.address);
         });
@@ -331,11 +367,14 @@ export class Connection extends EventEmitter {
         if (id !== undefined && !settled) this.awaitingAck.set(id, finish);
     }
 
-    private route(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    /** Hands a message to every subscriber it is for; returns how many that was. */
+    private route(topic: string, payload: Buffer, packet: IPublishPacket): number {
         const qos = packet.qos as QoS;
         const retain = packet.retain;
         const properties = packet.properties;
+        let count = 0;
         const visit = (subscriber: Subscriber): void => {
+            count++;
             const message = { topic, payload, qos: qos < subscriber.qos ? qos : subscriber.qos, retain, properties };
             try {
                 subscriber.deliver(message);
@@ -355,10 +394,11 @@ export class Connection extends EventEmitter {
                     const subscribers = this.subscribersByFilter.get(filter as string);
                     if (subscribers) for (const subscriber of subscribers) visit(subscriber);
                 }
-                return;
+                return count;
             }
         }
         this.tree.match(topic, visit);
+        return count;
     }
 
     private scheduleReconcile(delayMs: number): void {
@@ -446,8 +486,12 @@ export class Connection extends EventEmitter {
     private clearTimers(): void {
         if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
         if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
+        if (this.restartTimer) clearTimeout(this.restartTimer);
         this.reconnectTimer = null;
         this.reconcileTimer = null;
+        this.restartTimer = null;
+        // A held message stays unacknowledged: the broker sends it again on the next connection.
+        this.held = null;
     }
 }
 
