@@ -68,3 +68,30 @@ test('removing an mqtt-in node from the flow unsubscribes its filter at the brok
     assert.equal(connection.brokerFilters.has('removed/#'), false);
     await eventually(() => unsubscribed.test(mosquitto.log), 'the UNSUBSCRIBE at the broker');
 });
+
+test('a filter the restarted flow no longer uses is unsubscribed once it is back (persistent session, durable store)', async () => {
+    const fs = require('node:fs');
+    const os = require('node:os');
+    const path = require('node:path');
+    const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqtt-wire-resub-'));
+    helper.settings({ userDir });
+    const clientid = `resub-${Date.now()}`;
+    const flow = (topic: string): FlowNode[] => [
+        externalBroker('b', mosquitto.port, { clientid, cleansession: false, durable: 'on' }),
+        { id: 'in', type: 'mqtt-in', broker: 'b', topic, qos: '1', datatype: 'utf8', wires: [[]] },
+    ];
+    try {
+        await loadFlow(flow('old/#'));
+        await eventually(() => getNode('b').connection.brokerFilters.has('old/#'), 'old/# subscribed');
+        await unloadFlow(); // stopped, not removed: the broker keeps old/#
+        const unsubscribedOld = new RegExp(`^\\d+: ${clientid} old/#$`, 'm');
+        assert.doesNotMatch(mosquitto.log, unsubscribedOld);
+        await loadFlow(flow('new/#')); // the flow was edited while Node-RED was down
+        await eventually(() => getNode('b').connection.brokerFilters.has('new/#'), 'new/# subscribed');
+        await eventually(() => unsubscribedOld.test(mosquitto.log), 'old/# unsubscribed at the broker');
+        assert.deepEqual([...getNode('b').connection.brokerFilters.keys()], ['new/#']);
+    } finally {
+        helper.settings({ userDir: undefined });
+        fs.rmSync(userDir, { recursive: true, force: true });
+    }
+});
