@@ -6,7 +6,7 @@
  */
 import type { QoS } from '../subscription-plan';
 import { MemoryDeliveryStore } from './memory-store';
-import type { DeliveryStore, QueuedMessage } from './store';
+import type { DeliveryStore } from './store';
 
 export interface OutgoingMessage {
     topic: string;
@@ -177,4 +177,3 @@ export class Outbox {
     }
 }
 
-export type { QueuedMessage };
