@@ -27,6 +27,8 @@ module.exports = {
     logging: { console: { level: 'info', metrics: false, audit: false } },
     // No usage reports and no update checks: nothing leaves this machine.
     telemetry: { enabled: false, updateNotification: false },
+    // Open straight on the example flow, without the "what's new" tour.
+    editorTheme: { tours: false },
 };
 `;
 
