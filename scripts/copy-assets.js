@@ -1,6 +1,7 @@
 'use strict';
 // Second half of `npm run build`: tsc has compiled nodes/ to dist/; Node-RED also needs each node's
-// editor .html beside its .js, the message catalogues and icons, and the editor needs the topic rules.
+// editor .html beside its .js, the message catalogues and icons, and the editor needs the topic rules
+// and the helpers the node definitions share (nodes/editor/), both served from resources/.
 const fs = require('fs');
 const path = require('path');
 
@@ -35,3 +36,12 @@ const wrapped =
     "})(typeof window !== 'undefined' ? window : globalThis);\n";
 fs.mkdirSync(path.join(root, 'resources'), { recursive: true });
 fs.writeFileSync(path.join(root, 'resources', 'topic.js'), wrapped);
+
+// The editor helpers shared by the node definitions (nodes/editor/*: plain browser scripts, no build
+// step), served at /resources/node-red-contrib-mqtt-wire/<file> beside topic.js.
+const editorSrc = path.join(src, 'editor');
+for (const file of fs.readdirSync(editorSrc)) {
+    if (fs.statSync(path.join(editorSrc, file)).isFile()) {
+        fs.copyFileSync(path.join(editorSrc, file), path.join(root, 'resources', file));
+    }
+}

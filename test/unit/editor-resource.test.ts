@@ -62,3 +62,26 @@ test('every problem code has a text in both editor catalogues', () => {
         }
     }
 });
+
+test('resources/mqtt-wire-editor.js is built, parses, and holds the helpers the node definitions use', () => {
+    const helperPath = path.join(root, 'resources', 'mqtt-wire-editor.js');
+    assert.ok(fs.existsSync(helperPath), 'npm run build copies nodes/editor/mqtt-wire-editor.js to resources/');
+    const text = fs.readFileSync(helperPath, 'utf8');
+    assert.equal(text, fs.readFileSync(path.join(root, 'nodes', 'editor', 'mqtt-wire-editor.js'), 'utf8'), 'the copy is the source unchanged');
+    new vm.Script(text, { filename: 'mqtt-wire-editor.js' });
+    assert.doesNotMatch(text, /\brequire\(|^\s*(import|export)\b/m, 'a plain browser script: no modules');
+    assert.match(text, /window\.MqttWireEditor\s*=/);
+});
+
+test('the node definitions load the shared helpers and no longer define them', () => {
+    for (const type of ['mqtt-in', 'mqtt-out']) {
+        const html = fs.readFileSync(path.join(root, 'nodes', `${type}.html`), 'utf8');
+        const topicTag = html.indexOf('<script src="resources/node-red-contrib-mqtt-wire/topic.js"></script>');
+        const editorTag = html.indexOf('<script src="resources/node-red-contrib-mqtt-wire/mqtt-wire-editor.js"></script>');
+        assert.ok(topicTag !== -1 && editorTag > topicTag, `${type}.html loads mqtt-wire-editor.js after topic.js`);
+        assert.doesNotMatch(html, /function\s+(topicLib|isEnvVar|topicProblem|problemText|nodeLink)\s*\(/, `${type}.html defines a shared helper itself`);
+        assert.doesNotMatch(html, /<style[\s>]/, `${type}.html keeps its own copy of the shared CSS`);
+    }
+    const broker = fs.readFileSync(path.join(root, 'nodes', 'broker-config.html'), 'utf8');
+    assert.doesNotMatch(broker, /function\s+(topicLib|isEnvVar)\s*\(/);
+});
