@@ -1,13 +1,21 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench` (builds, then runs this): the dispatch benchmark of issue 3. See bench/README.md.
+ * `npm run bench` (builds, then runs this): the dispatch benchmark of issue 3, then the delivery
+ * benchmark of issue 4, each in a process of its own. See bench/README.md.
  *
- *   node bench/run.js [--rounds 7] [--nodes 10,1000] [--max-count 40000] [--seconds 1.5]
- *                     [--batch 500] [--keep-spies] [--no-json] [--quick]
+ *   node bench/run.js [--only dispatch|delivery] [options]
  *
- * Prints a Markdown table and writes bench/results/dispatch-<date>.json. Exits 0 whether or not
- * the target is met; 1 only when something broke.
+ * Dispatch options: [--rounds 7] [--nodes 10,1000] [--max-count 40000] [--seconds 1.5]
+ *                   [--batch 500] [--keep-spies] [--no-json] [--quick]
+ * Delivery options (bench/delivery.js): [--rounds 5] [--qos 1,2] [--seconds 1] [--min-count 1000]
+ *                   [--max-count 20000] [--window 20] [--sync-incoming auto|always|never]
+ *                   [--fsync-samples 300] [--no-direct] [--keep-spies] [--no-json] [--quick]
+ * Without --only, an option goes to each benchmark that takes it (--rounds, --seconds, --max-count,
+ * --keep-spies, --no-json and --quick to both).
+ *
+ * Prints Markdown tables and writes bench/results/dispatch-<date>.json and delivery-<date>.json.
+ * Exits 0 whether or not the targets are met; 1 only when something broke.
  */
 const fs = require('fs');
 const os = require('os');
@@ -58,8 +66,8 @@ function pkgVersion(dir) {
     }
 }
 
-async function main() {
-    const o = parseArgs(process.argv.slice(2));
+async function main(argv) {
+    const o = parseArgs(argv);
     const watchdog = setTimeout(() => {
         console.error(`bench: gave up after ${WATCHDOG_MS / 60000} minutes`);
         process.exit(1);
@@ -235,7 +243,77 @@ function roundAll(value) {
     return value;
 }
 
-main().then(
+// ---- Which benchmark: --only, or both one after the other in child processes.
+
+const BENCHMARKS = ['dispatch', 'delivery'];
+/** Options of each benchmark, with the number of values each takes. */
+const OPTIONS = {
+    dispatch: { '--rounds': 1, '--nodes': 1, '--max-count': 1, '--seconds': 1, '--batch': 1, '--keep-spies': 0, '--no-json': 0, '--quick': 0 },
+    delivery: { '--rounds': 1, '--qos': 1, '--seconds': 1, '--min-count': 1, '--max-count': 1, '--window': 1, '--sync-incoming': 1, '--fsync-samples': 1, '--no-direct': 0, '--keep-spies': 0, '--no-json': 0, '--quick': 0 },
+};
+
+function splitArgs(argv) {
+    let only = null;
+    const rest = [];
+    for (let i = 0; i < argv.length; i++) {
+        if (argv[i] === '--only') {
+            only = argv[++i];
+            if (!BENCHMARKS.includes(only)) throw new Error(`--only takes ${BENCHMARKS.join(' or ')}, not ${only}`);
+        } else rest.push(argv[i]);
+    }
+    return { only, rest };
+}
+
+/** The options of `rest` that benchmark `name` takes (for a run of both). */
+function argsFor(name, rest) {
+    const out = [];
+    for (let i = 0; i < rest.length; i++) {
+        const a = rest[i];
+        const arity = Object.values(OPTIONS).find((o) => a in o)?.[a];
+        if (arity === undefined) throw new Error(`unknown option ${a}`);
+        const taken = rest.slice(i, i + 1 + arity);
+        if (a in OPTIONS[name]) out.push(...taken);
+        i += arity;
+    }
+    return out;
+}
+
+function runChild(name, args) {
+    return new Promise((resolve) => {
+        const child = require('child_process').fork(__filename, ['--only', name, ...args], { stdio: 'inherit' });
+        const forward = (signal) => () => child.kill(signal);
+        const onInt = forward('SIGINT');
+        const onTerm = forward('SIGTERM');
+        process.on('SIGINT', onInt);
+        process.on('SIGTERM', onTerm);
+        child.on('exit', (code, signal) => {
+            process.off('SIGINT', onInt);
+            process.off('SIGTERM', onTerm);
+            resolve(code === null ? `signal ${signal}` : code);
+        });
+    });
+}
+
+async function entry() {
+    const argv = process.argv.slice(2);
+    if (argv.includes('--help') || argv.includes('-h')) {
+        console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]);
+        return;
+    }
+    const { only, rest } = splitArgs(argv);
+    if (only === 'dispatch') return main(rest);
+    if (only === 'delivery') return require('./delivery').main(rest);
+    const plans = BENCHMARKS.map((name) => ({ name, args: argsFor(name, rest) }));
+    const failed = [];
+    for (const { name, args } of plans) {
+        console.log(`\n==== ${name} benchmark (node bench/run.js --only ${name}${args.length ? ' ' + args.join(' ') : ''})\n`);
+        const code = await runChild(name, args);
+        if (code !== 0) failed.push(`${name} (exit ${code})`);
+    }
+    if (failed.length) throw new Error(`benchmark(s) broke: ${failed.join(', ')}`);
+}
+
+entry().then(
     () => process.exit(0),
     (err) => {
         console.error(`bench failed: ${err && err.stack ? err.stack : err}`);

@@ -56,6 +56,8 @@ export interface ConnectionOptions {
     store?: DeliveryStore;
     /** Removals of subscriptions wait this long, so a node that is restarted keeps its subscription. */
     unsubscribeDelayMs?: number;
+    /** The link ends this long after the last node has gone, unless one comes back. */
+    idleCloseMs?: number;
     /** Runs before every connection attempt (the embedded broker starts listening here); a throw is a failed attempt. */
     prepare?: () => Promise<void>;
     /** Describes an error thrown by prepare. */
@@ -110,6 +112,7 @@ export class Connection extends EventEmitter {
      */
     private held: { packet: IPublishPacket; acknowledge: () => void } | null = null;
     private restartTimer: NodeJS.Timeout | null = null;
+    private idleTimer: NodeJS.Timeout | null = null;
 
     constructor(private readonly options: ConnectionOptions) {
         super();
@@ -161,14 +164,40 @@ export class Connection extends EventEmitter {
 
     /** A node starts using the connection; the first one opens it. */
     attach(user: object): void {
+        if (this.closing) return;
         this.users.add(user);
-        if (this.link.state === 'idle') this.open();
+        if (this.idleTimer) clearTimeout(this.idleTimer);
+        this.idleTimer = null;
+        if (this.link.state === 'idle' && !this.client) this.open();
     }
 
-    /** A node stops using the connection; after the last one it closes. */
-    async detach(user: object): Promise<void> {
+    /**
+     * A node stops using the connection. A short while after the last one has gone (and no other
+     * came back, as one does when a deploy restarts only the changed nodes) the link is ended;
+     * what waits to be sent stays in the outbox for the next node that attaches.
+     */
+    detach(user: object): Promise<void> {
         this.users.delete(user);
-        if (this.users.size === 0) await this.close();
+        if (this.users.size === 0 && !this.closing && !this.idleTimer) {
+            this.idleTimer = setTimeout(() => {
+                this.idleTimer = null;
+                if (this.users.size === 0) void this.suspend();
+            }, this.options.idleCloseMs ?? 1000);
+        }
+        return Promise.resolve();
+    }
+
+    /** Ends the link but keeps the outbox and the store: the connection can be opened again. */
+    private async suspend(): Promise<void> {
+        const client = this.client;
+        if (!client || this.closing) return;
+        this.clearTimers();
+        this.outbox.setOnline(false);
+        this.client = null;
+        await endClient(client);
+        this.backoff.reset();
+        if (!this.closing) this.setStatus({ state: 'idle', address: this.options.address, attempt: 0 });
+        if (this.users.size > 0 && !this.closing && !this.client) this.open();
     }
 
     subscribe(subscriber: Subscriber): void {
@@ -487,9 +516,11 @@ export class Connection extends EventEmitter {
         if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
         if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
         if (this.restartTimer) clearTimeout(this.restartTimer);
+        if (this.idleTimer) clearTimeout(this.idleTimer);
         this.reconnectTimer = null;
         this.reconcileTimer = null;
         this.restartTimer = null;
+        this.idleTimer = null;
         // A held message stays unacknowledged: the broker sends it again on the next connection.
         this.held = null;
     }

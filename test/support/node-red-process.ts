@@ -75,8 +75,11 @@ export interface NodeRedProcess {
     getNodes(): Promise<NodeSetInfo[]>;
     /** A request to the admin API / HTTP server of this runtime. */
     request(urlPath: string, init?: RequestInit): Promise<Response>;
-    /** POST /flows (a full deploy); resolves once the runtime has started the new flows. */
-    deploy(flows: object[]): Promise<void>;
+    /**
+     * POST /flows; resolves once the runtime has started the new flows. `full` (the default)
+     * restarts every node, `nodes` only the changed ones, as the editor's "Modified Nodes" deploy.
+     */
+    deploy(flows: object[], type?: 'full' | 'nodes' | 'flows'): Promise<void>;
     /** Resolves once the log (from `fromOffset`, default now) matches `pattern`. */
     waitForLog(pattern: RegExp | string, timeoutMs?: number, fromOffset?: number): Promise<void>;
 }
@@ -241,15 +244,16 @@ export async function startNodeRed(options: NodeRedProcessOptions): Promise<Node
             return (await response.json()) as NodeSetInfo[];
         },
         request,
-        async deploy(flows: object[]) {
+        async deploy(flows: object[], type: 'full' | 'nodes' | 'flows' = 'full') {
             const from = log.length;
             const response = await request('/flows', {
                 method: 'POST',
-                headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' },
+                headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': type, 'Node-RED-API-Version': 'v1' },
                 body: JSON.stringify(flows),
             });
             if (!response.ok) throw new Error(`POST /flows: HTTP ${response.status} ${await response.text()}`);
-            await waitForLog('Started flows', 20000, from);
+            // A full deploy logs "Started flows", the others "Started modified nodes/flows".
+            await waitForLog(/Started (flows|modified nodes|modified flows)/, 20000, from);
         },
         waitForLog,
     };
