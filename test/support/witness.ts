@@ -40,23 +40,30 @@ export class Witness {
      * What a delivery guarantee needs to know of one topic: which of 1..expected are missing, how
      * many arrived more than once, and whether first arrivals kept the order they were sent in.
      */
-    check(topic: string, expected: number): { missing: number[]; duplicates: number; inOrder: boolean } {
+    check(topic: string, expected: number): { missing: number[]; duplicates: number; inOrder: boolean; firstOutOfOrder?: string; late: number } {
         const seen = new Set<number>();
         let duplicates = 0;
         let last = 0;
         let inOrder = true;
+        let firstOutOfOrder: string | undefined;
+        /** First arrivals that came after a higher number. */
+        let late = 0;
         for (const seq of this.received.get(topic) ?? []) {
             if (seen.has(seq)) {
                 duplicates++;
                 continue;
             }
             seen.add(seq);
-            if (seq < last) inOrder = false;
-            last = seq;
+            if (seq < last) {
+                late++;
+                if (inOrder) firstOutOfOrder = `${seq} arrived after ${last}`;
+                inOrder = false;
+            }
+            last = Math.max(last, seq);
         }
         const missing: number[] = [];
         for (let i = 1; i <= expected; i++) if (!seen.has(i)) missing.push(i);
-        return { missing, duplicates, inOrder };
+        return { missing, duplicates, inOrder, firstOutOfOrder, late };
     }
 
     async stop(): Promise<void> {

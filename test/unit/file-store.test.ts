@@ -580,6 +580,43 @@ describe('FileDeliveryStore: syncing', () => {
         });
     }
 
+    test('send barrier: a send waits for the sync of every record written before it, in order; puts then call back at once', async () => {
+        const store = openFile(newPath());
+        const events: string[] = [];
+        const { fdatasync } = realFs;
+        realFs.fdatasync = ((fd: number, cb: (err: Error | null) => void) => {
+            events.push('sync start');
+            fdatasync(fd, (err) => {
+                events.push('sync end');
+                cb(err);
+            });
+        }) as typeof fdatasync;
+        try {
+            store.afterDurable(() => events.push('send 0'));
+            assert.deepEqual(events, ['send 0'], 'nothing unsynced: at once');
+            let putCalledBack = false;
+            store.incoming.put(publish(1, { qos: 2 }), () => (putCalledBack = true));
+            assert.equal(putCalledBack, true, 'with the barrier in use a put calls back at once');
+            const sent = new Promise<void>((resolve) => {
+                store.afterDurable(() => events.push('send 1'));
+                store.enqueue(message(2));
+                store.afterDurable(() => events.push('send 2'));
+                store.afterDurable(() => {
+                    events.push('send 3');
+                    resolve();
+                });
+            });
+            assert.deepEqual(events, ['send 0'], 'the sends wait');
+            await sent;
+            assert.deepEqual(events.slice(0, 4), ['send 0', 'sync start', 'sync end', 'send 1']);
+            assert.ok(events.indexOf('send 2') > events.lastIndexOf('sync end'), 'send 2 after the sync that covers the enqueue');
+            assert.deepEqual(events.filter((e) => e.startsWith('send')), ['send 0', 'send 1', 'send 2', 'send 3'], 'in order');
+        } finally {
+            realFs.fdatasync = fdatasync;
+        }
+        await store.close();
+    });
+
     test('with syncIncoming false an incoming put calls back at once, written but not synced', async () => {
         const file = newPath();
         const store = openFile(file, { syncIncoming: false });

@@ -240,7 +240,7 @@ export class FileDeliveryStore implements DeliveryStore {
     readonly discardedBytes: number;
     /** How many times the file has been compacted since it was opened (the one on open included). */
     compactions = 0;
-    /** Syncs to disk that callbacks waited for, and how many callbacks they covered: group commit at work. */
+    /** Syncs to disk, and how many put callbacks waited for them: group commit at work. */
     readonly stats = { syncs: 0, syncedCallbacks: 0 };
 
     private readonly path: string;
@@ -264,6 +264,13 @@ export class FileDeliveryStore implements DeliveryStore {
     private handingOver: HandOverState | null = null;
     /** Put callbacks written and waiting for a sync. */
     private pending: DoneCallback[] = [];
+    /** Records appended, and how many of them a finished sync has made durable. */
+    private written = 0;
+    private synced = 0;
+    /** Work that waits until every record written before it was asked for is durable (in order). */
+    private readonly barrier: { target: number; run: () => void }[] = [];
+    /** With a send barrier the put callbacks need not wait: nothing leaves before its record is synced. */
+    private barrierInUse = false;
     private flushScheduled = false;
     private syncing = false;
     private syncDone: (() => void)[] = [];
@@ -505,6 +512,7 @@ export class FileDeliveryStore implements DeliveryStore {
             throw wrapped;
         }
         this.size += record.length;
+        this.written++;
         if (this.compactionDue()) this.scheduleFlush();
     }
 
@@ -534,12 +542,47 @@ export class FileDeliveryStore implements DeliveryStore {
             change -= this.queueRemove(handOver.seq);
         }
         this.liveBytes += change;
-        if (storeId === StoreId.Incoming && !this.syncIncoming) {
+        if ((storeId === StoreId.Incoming && !this.syncIncoming) || this.barrierInUse) {
+            // Written: safe from a crash of the process. The send barrier (or, for syncIncoming
+            // false, nothing) keeps the broker from hearing of it before it is synced.
             done();
+            this.scheduleFlush();
             return;
         }
         this.pending.push(done);
         this.scheduleFlush();
+    }
+
+    /**
+     * The send barrier: runs `send` once every record written so far is on disk, in the order the
+     * sends were asked for. The connection puts each packet it writes to the broker through this, so
+     * the broker never hears of a message before its record is synced, and one sync covers all that
+     * was written meanwhile; put callbacks then run at once, and MQTT.js reads on without waiting for
+     * each sync (an incoming QoS 2 message no longer costs a sync of its own).
+     */
+    afterDurable(send: () => void): void {
+        this.barrierInUse = true;
+        if (this.barrier.length === 0 && (this.synced >= this.written || this.fd < 0)) {
+            send();
+            return;
+        }
+        this.barrier.push({ target: this.written, run: send });
+        this.scheduleFlush();
+    }
+
+    /** Runs, in order, the sends whose records are now durable (all of them once the store has failed or closed). */
+    private releaseBarrier(): void {
+        const all = this.failure !== null || this.fd < 0;
+        while (this.barrier.length > 0 && (all || this.barrier[0].target <= this.synced)) {
+            const { run } = this.barrier.shift() as { run: () => void };
+            try {
+                run();
+            } catch (thrown) {
+                process.nextTick(() => {
+                    throw thrown;
+                });
+            }
+        }
     }
 
     // A del is written but not synced before going on. It follows the broker's final acknowledgement,
@@ -659,24 +702,37 @@ export class FileDeliveryStore implements DeliveryStore {
                 this.onError(storeError('cannot compact (will try again later)', this.path, compactError));
                 error = this.syncInline();
             }
+            if (!error) this.synced = this.written;
             this.runCallbacks(batch, error);
+            this.releaseBarrier();
             return;
         }
-        if (this.pending.length === 0) return;
+        const barrierWaits = this.barrier.length > 0 && this.synced < this.written;
+        if (this.pending.length === 0 && !barrierWaits) {
+            this.releaseBarrier();
+            return;
+        }
         const batch = this.takePending();
+        const target = this.written;
         if (this.syncMethod === 'inline') {
-            this.runCallbacks(batch, this.syncInline());
+            const error = this.syncInline();
+            if (!error) this.synced = target;
+            this.runCallbacks(batch, error);
+            this.releaseBarrier();
             return;
         }
         this.syncing = true;
         fs.fdatasync(this.fd, (syncError) => {
             this.syncing = false;
+            this.stats.syncs++;
             const error = syncError ? this.syncFailed(syncError) : this.failure ?? undefined;
+            if (!error) this.synced = Math.max(this.synced, target);
             const waiting = this.syncDone;
             this.syncDone = [];
             this.runCallbacks(batch, error);
+            this.releaseBarrier();
             for (const resume of waiting) resume();
-            if (this.pending.length > 0 || this.compactionDue()) this.scheduleFlush();
+            if (this.pending.length > 0 || this.compactionDue() || (this.barrier.length > 0 && this.synced < this.written)) this.scheduleFlush();
         });
     }
 
@@ -690,6 +746,7 @@ export class FileDeliveryStore implements DeliveryStore {
         if (this.failure) return this.failure;
         try {
             fs.fdatasyncSync(this.fd);
+            this.stats.syncs++;
             return undefined;
         } catch (error) {
             return this.syncFailed(error);
@@ -703,10 +760,7 @@ export class FileDeliveryStore implements DeliveryStore {
     }
 
     private runCallbacks(batch: DoneCallback[], error: Error | undefined): void {
-        if (batch.length > 0) {
-            this.stats.syncs++;
-            this.stats.syncedCallbacks += batch.length;
-        }
+        this.stats.syncedCallbacks += batch.length;
         for (const done of batch) {
             try {
                 done(error);
@@ -827,7 +881,9 @@ export class FileDeliveryStore implements DeliveryStore {
         let error: Error | undefined;
         if (this.fd >= 0) {
             error = this.syncInline();
+            if (!error) this.synced = this.written;
             this.runCallbacks(this.takePending(), error);
+            this.releaseBarrier();
             try {
                 fs.closeSync(this.fd);
             } catch (closeError) {
