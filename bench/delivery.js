@@ -488,7 +488,7 @@ function report({ configs, directs, o, mosquitto, fsync, filesystem, variantReas
         lines.push(`| ${label(c)} | ${cell(mem.rate)} | ${cell(summary[c.key].rate)} | **${fmtRatio(rt.ratio)}** | ${fmtRatio(rt.perRound.min)}–${fmtRatio(rt.perRound.max)} | ${c.storeOptions ? '(for context)' : rt.pass ? 'PASS' : 'FAIL'} |`);
     }
     lines.push('');
-    lines.push('| configuration | messages per run | relayed msg/s | spread | publisher acked msg/s | fdatasyncs per message | callbacks per fdatasync | lost | duplicates | deploy to relaying, ms |');
+    lines.push('| configuration | messages per run | relayed msg/s | spread | publisher acked msg/s | fdatasyncs per message | put callbacks that waited, per fdatasync (0 with the send barrier) | lost | duplicates | deploy to relaying, ms |');
     lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const c of [...configs, ...directs]) {
         const s = summary[c.key];

@@ -124,6 +124,8 @@ export function describeConnectionError(err: unknown, address: string): Reason {
         if (e.code.startsWith('ERR_TLS') || e.code.startsWith('ERR_SSL')) return reason('tls-other', { detail: message });
     }
     if (/certificate/i.test(message)) return reason('tls-certificate', { detail: message });
+    // MQTT.js's own: no CONNACK within connectTimeout, or no PINGRESP within the keep-alive.
+    if (message === 'connack timeout' || message === 'Keepalive timeout') return reason('timeout', { address });
     return reason('other', { detail: message });
 }
 

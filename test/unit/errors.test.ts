@@ -9,6 +9,8 @@ test('socket errors in words', () => {
     assert.equal(describeConnectionError(error({ code: 'ENOTFOUND', hostname: 'brokr.lan' }), 'brokr.lan:1883').text, 'host not found: brokr.lan');
     assert.equal(describeConnectionError(error({ code: 'ETIMEDOUT' }), 'h:1883').code, 'timeout');
     assert.equal(describeConnectionError(error({ code: 'ECONNRESET' }), 'h:1883').code, 'connection-reset');
+    assert.equal(describeConnectionError(new Error('connack timeout'), 'h:1883').text, 'no answer from h:1883 (timed out)');
+    assert.equal(describeConnectionError(new Error('Keepalive timeout'), 'h:1883').code, 'timeout');
 });
 
 test('TLS errors', () => {
