@@ -9,29 +9,20 @@
  * broker's policy for slow subscribers; this test is about the publishing side.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import * as mqtt from 'mqtt';
-import { Mosquitto, startMosquitto } from '../support/mosquitto';
-import { eventually, externalBroker, getNode, helper, loadFlow, unloadFlow, waitForStatus } from '../support/node-red';
+import { startMosquitto } from '../support/mosquitto';
+import { eventually, externalBroker, getNode, loadFlow, waitForStatus, useRuntime } from '../support/node-red';
 import { Witness } from '../support/witness';
 
 const COUNT = 20000;
-let mosquitto: Mosquitto;
-before(async () => {
-    mosquitto = await startMosquitto({ extraConfig: ['max_queued_messages 0'] });
-    await new Promise<void>((resolve) => helper.startServer(resolve));
-});
-after(async () => {
-    await mosquitto.dispose();
-    await new Promise<void>((resolve) => helper.stopServer(resolve));
-});
-afterEach(() => unloadFlow());
+const broker = useRuntime(() => startMosquitto({ extraConfig: ['max_queued_messages 0'] }));
 
 for (const version of ['4', '5'] as const) {
     test(`MQTT ${version === '4' ? '3.1.1' : '5'}: ${COUNT} QoS 2 messages relayed at full speed, none lost, none duplicated`, async () => {
         const id = `relay-${version}-${Date.now()}`;
         await loadFlow([
-            externalBroker('b', mosquitto.port, { clientid: id, cleansession: false, protocolVersion: version, queueLimit: '50000', durable: 'off' }),
+            externalBroker('b', broker().port, { clientid: id, cleansession: false, protocolVersion: version, queueLimit: '50000', durable: 'off' }),
             { id: 'in', type: 'mqtt-in', broker: 'b', topic: `relay/${id}/in`, qos: '2', datatype: 'utf8', wires: [['out']] },
             { id: 'out', type: 'mqtt-out', broker: 'b', topic: `relay/${id}/out`, qos: '2', retain: '' },
         ]);
@@ -41,8 +32,8 @@ for (const version of ['4', '5'] as const) {
         const sampler = setInterval(() => (mostInFlight = Math.max(mostInFlight, getNode('b').connection.delivery.inFlight)), 5);
         await waitForStatus('in', (s) => s.fill === 'green', 'connected');
         await new Promise((r) => setTimeout(r, 200));
-        const witness = await Witness.start(mosquitto.port, `relay/${id}/out`, { qos: 2, protocolVersion: version === '5' ? 5 : 4 });
-        const publisher = await mqtt.connectAsync(mosquitto.url, { protocolVersion: version === '5' ? 5 : 4, clientId: `${id}-pub`, clean: false });
+        const witness = await Witness.start(broker().port, `relay/${id}/out`, { qos: 2, protocolVersion: version === '5' ? 5 : 4 });
+        const publisher = await mqtt.connectAsync(broker().url, { protocolVersion: version === '5' ? 5 : 4, clientId: `${id}-pub`, clean: false });
         // The publisher keeps its own window of 20 (Mosquitto's limit) so the input side loses nothing.
         let next = 1;
         const sender = async () => {

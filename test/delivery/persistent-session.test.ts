@@ -3,25 +3,16 @@
  * which queues for it, and the next start receives everything; removing a node unsubscribes.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import * as mqtt from 'mqtt';
-import { Mosquitto, startMosquitto } from '../support/mosquitto';
-import { eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, waitForStatus } from '../support/node-red';
+import { startMosquitto } from '../support/mosquitto';
+import { eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, waitForStatus, useRuntime } from '../support/node-red';
 
-let mosquitto: Mosquitto;
-before(async () => {
-    mosquitto = await startMosquitto({ extraConfig: ['log_type subscribe', 'log_type unsubscribe', 'max_queued_messages 5000'] });
-    await new Promise<void>((resolve) => helper.startServer(resolve));
-});
-after(async () => {
-    await mosquitto.dispose();
-    await new Promise<void>((resolve) => helper.stopServer(resolve));
-});
-afterEach(() => unloadFlow());
+const broker = useRuntime(() => startMosquitto({ extraConfig: ['log_type subscribe', 'log_type unsubscribe', 'max_queued_messages 5000'] }));
 
 function receiver(clientid: string, version: '4' | '5'): FlowNode[] {
     return [
-        externalBroker('b', mosquitto.port, { clientid, cleansession: false, protocolVersion: version, durable: 'off' }),
+        externalBroker('b', broker().port, { clientid, cleansession: false, protocolVersion: version, durable: 'off' }),
         { id: 'in', type: 'mqtt-in', broker: 'b', topic: 'down/+', qos: '1', datatype: 'utf8', wires: [['h']] },
         { id: 'h', type: 'helper' },
     ];
@@ -36,7 +27,7 @@ for (const version of ['4', '5'] as const) {
         await new Promise((r) => setTimeout(r, 200));
         await unloadFlow(); // Node-RED stops: the node closes without being removed
 
-        const publisher = await mqtt.connectAsync(mosquitto.url, { protocolVersion: 4 });
+        const publisher = await mqtt.connectAsync(broker().url, { protocolVersion: 4 });
         for (let i = 1; i <= 1000; i++) await publisher.publishAsync(`down/${version}`, String(i), { qos: 1 });
         await publisher.endAsync();
 
@@ -47,26 +38,26 @@ for (const version of ['4', '5'] as const) {
         const unique = new Set(got);
         for (let i = 1; i <= 1000; i++) assert.ok(unique.has(i), `message ${i}`);
         // Mosquitto logs a subscribe as "<client> <qos> <filter>" and an unsubscribe as "<client> <filter>".
-        assert.match(mosquitto.log, new RegExp(`^\\d+: ${clientid} 1 down/\\+$`, 'm'), 'subscribed');
-        assert.doesNotMatch(mosquitto.log, new RegExp(`^\\d+: ${clientid} down/\\+$`, 'm'), 'never unsubscribed');
+        assert.match(broker().log, new RegExp(`^\\d+: ${clientid} 1 down/\\+$`, 'm'), 'subscribed');
+        assert.doesNotMatch(broker().log, new RegExp(`^\\d+: ${clientid} down/\\+$`, 'm'), 'never unsubscribed');
     });
 }
 
 test('removing an mqtt-in node from the flow unsubscribes its filter at the broker', async () => {
     const { Connection } = require('../../dist/lib/connection');
     const clientId = `remove-${Date.now()}`;
-    const connection = new Connection({ url: mosquitto.url, address: `127.0.0.1:${mosquitto.port}`, client: { clientId, clean: false, protocolVersion: 4 } });
+    const connection = new Connection({ url: broker().url, address: `127.0.0.1:${broker().port}`, client: { clientId, clean: false, protocolVersion: 4 } });
     const user = {};
     connection.attach(user);
     const subscriber = { filter: 'removed/#', qos: 1, deliver() {}, refused() {} };
     connection.subscribe(subscriber);
     await eventually(() => connection.brokerFilters.has('removed/#'), 'subscribed');
     const unsubscribed = new RegExp(`^\\d+: ${clientId} removed/#$`, 'm');
-    assert.doesNotMatch(mosquitto.log, unsubscribed);
+    assert.doesNotMatch(broker().log, unsubscribed);
     connection.unsubscribe(subscriber, { now: true });
     await connection.detach(user);
     assert.equal(connection.brokerFilters.has('removed/#'), false);
-    await eventually(() => unsubscribed.test(mosquitto.log), 'the UNSUBSCRIBE at the broker');
+    await eventually(() => unsubscribed.test(broker().log), 'the UNSUBSCRIBE at the broker');
 });
 
 test('a filter the restarted flow no longer uses is unsubscribed once it is back (persistent session, durable store)', async () => {
@@ -77,7 +68,7 @@ test('a filter the restarted flow no longer uses is unsubscribed once it is back
     helper.settings({ userDir });
     const clientid = `resub-${Date.now()}`;
     const flow = (topic: string): FlowNode[] => [
-        externalBroker('b', mosquitto.port, { clientid, cleansession: false, durable: 'on' }),
+        externalBroker('b', broker().port, { clientid, cleansession: false, durable: 'on' }),
         { id: 'in', type: 'mqtt-in', broker: 'b', topic, qos: '1', datatype: 'utf8', wires: [[]] },
     ];
     try {
@@ -85,10 +76,10 @@ test('a filter the restarted flow no longer uses is unsubscribed once it is back
         await eventually(() => getNode('b').connection.brokerFilters.has('old/#'), 'old/# subscribed');
         await unloadFlow(); // stopped, not removed: the broker keeps old/#
         const unsubscribedOld = new RegExp(`^\\d+: ${clientid} old/#$`, 'm');
-        assert.doesNotMatch(mosquitto.log, unsubscribedOld);
+        assert.doesNotMatch(broker().log, unsubscribedOld);
         await loadFlow(flow('new/#')); // the flow was edited while Node-RED was down
         await eventually(() => getNode('b').connection.brokerFilters.has('new/#'), 'new/# subscribed');
-        await eventually(() => unsubscribedOld.test(mosquitto.log), 'old/# unsubscribed at the broker');
+        await eventually(() => unsubscribedOld.test(broker().log), 'old/# unsubscribed at the broker');
         assert.deepEqual([...getNode('b').connection.brokerFilters.keys()], ['new/#']);
     } finally {
         helper.settings({ userDir: undefined });

@@ -6,22 +6,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import * as mqtt from 'mqtt';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
-import { collect, embeddedBroker, eventually, externalBroker, getNode, helper, loadFlow, unloadFlow, waitForStatus } from '../support/node-red';
+import { collect, embeddedBroker, eventually, externalBroker, getNode, loadFlow, unloadFlow, waitForStatus, useRuntime } from '../support/node-red';
 import { freePort } from '../support/ports';
 
-let mosquitto: Mosquitto;
-before(async () => {
-    mosquitto = await startMosquitto();
-    await new Promise<void>((resolve) => helper.startServer(resolve));
-});
-after(async () => {
-    await mosquitto.dispose();
-    await new Promise<void>((resolve) => helper.stopServer(resolve));
-});
-afterEach(() => unloadFlow());
+const broker = useRuntime(() => startMosquitto());
 
 /** Records the node's error calls: [text, msg]. */
 function errorsOf(nodeId: string): [string, any][] {
@@ -49,7 +40,7 @@ describe('mqtt-out refuses what it cannot publish, and goes on working', () => {
 
     test('each bad message gets node.error with the msg; the good one after them arrives', async () => {
         await loadFlow([
-            externalBroker('b', mosquitto.port),
+            externalBroker('b', broker().port),
             { id: 'out', type: 'mqtt-out', broker: 'b', topic: '', qos: '', retain: '' },
             { id: 'in', type: 'mqtt-in', broker: 'b', topic: '#', qos: '1', datatype: 'utf8', wires: [['h']] },
             { id: 'h', type: 'helper' },
@@ -73,7 +64,7 @@ describe('mqtt-out refuses what it cannot publish, and goes on working', () => {
     });
 
     test("a node whose own topic holds a wildcard refuses every message with the reason", async () => {
-        await loadFlow([externalBroker('b', mosquitto.port), { id: 'out', type: 'mqtt-out', broker: 'b', topic: 'home/#', qos: '0', retain: '' }]);
+        await loadFlow([externalBroker('b', broker().port), { id: 'out', type: 'mqtt-out', broker: 'b', topic: 'home/#', qos: '0', retain: '' }]);
         const errors = errorsOf('out');
         getNode('out').receive({ payload: 1 });
         await eventually(() => errors.length === 1, 'the error');
@@ -98,7 +89,7 @@ describe('mqtt-in refuses a filter it cannot subscribe to', () => {
         ['', 'empty'],
     ]) {
         test(`filter "${filter}": error and red status, nothing subscribed, Node-RED runs on`, async () => {
-            await loadFlow([externalBroker('b', mosquitto.port), { id: 'in', type: 'mqtt-in', broker: 'b', topic: filter, qos: '1', datatype: 'utf8', wires: [[]] }]);
+            await loadFlow([externalBroker('b', broker().port), { id: 'in', type: 'mqtt-in', broker: 'b', topic: filter, qos: '1', datatype: 'utf8', wires: [[]] }]);
             const status = await waitForStatus('in', (s) => s.fill === 'red', 'red status');
             assert.match(String(status.text), /mqtt-in\.errors\.invalid-filter/);
             assert.equal(getNode('b').connection.brokerFilters.size, 0);

@@ -3,27 +3,18 @@
  * redeploys leave no connection, socket or timer behind. Mosquitto's own log is the witness.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, test } from 'node:test';
-import { startMosquitto, Mosquitto } from '../support/mosquitto';
-import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, waitForStatus } from '../support/node-red';
+import { test } from 'node:test';
+import { startMosquitto } from '../support/mosquitto';
+import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, waitForStatus, useRuntime } from '../support/node-red';
 import { freePort } from '../support/ports';
 
-let mosquitto: Mosquitto;
-before(async () => {
-    mosquitto = await startMosquitto({ extraConfig: ['log_type notice', 'log_type subscribe', 'log_type unsubscribe'] });
-    await new Promise<void>((resolve) => helper.startServer(resolve));
-});
-after(async () => {
-    await mosquitto.dispose();
-    await new Promise<void>((resolve) => helper.stopServer(resolve));
-});
-afterEach(() => unloadFlow());
+const broker = useRuntime(() => startMosquitto({ extraConfig: ['log_type notice', 'log_type subscribe', 'log_type unsubscribe'] }));
 
-const count = (pattern: RegExp): number => (mosquitto.log.match(new RegExp(pattern.source, 'gm')) ?? []).length;
+const count = (pattern: RegExp): number => (broker().log.match(new RegExp(pattern.source, 'gm')) ?? []).length;
 
 function sharedFlow(clientid: string): FlowNode[] {
     return [
-        externalBroker('b', mosquitto.port, { clientid }),
+        externalBroker('b', broker().port, { clientid }),
         { id: 'in1', type: 'mqtt-in', broker: 'b', topic: 'share/+/t', qos: '1', datatype: 'utf8', wires: [['h1']] },
         { id: 'in2', type: 'mqtt-in', broker: 'b', topic: 'share/+/t', qos: '2', datatype: 'utf8', wires: [['h2']] },
         { id: 'out', type: 'mqtt-out', broker: 'b', topic: 'share/x/t', qos: '1', retain: '' },
@@ -46,7 +37,7 @@ test('two mqtt-in and one mqtt-out open one connection and one subscription to t
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(count(new RegExp(`New client connected from .* as ${id} `)), 1, 'one connection for three nodes');
     assert.equal(count(new RegExp(`^\\d+: ${id} \\d share/\\+/t$`)), 1, 'the filter is subscribed once');
-    assert.match(mosquitto.log, new RegExp(`^\\d+: ${id} 2 share/\\+/t$`, 'm'), 'at the higher of the two QoS');
+    assert.match(broker().log, new RegExp(`^\\d+: ${id} 2 share/\\+/t$`, 'm'), 'at the higher of the two QoS');
     assert.equal(got1[0].qos, 1);
     assert.equal(got2[0].qos, 1, 'min(publish 1, subscribe 2)');
     assert.equal(got1.length + got2.length, 2, 'no duplicates');
@@ -54,7 +45,7 @@ test('two mqtt-in and one mqtt-out open one connection and one subscription to t
 
 test('a subscription shared by two nodes is removed only when the last one goes', async () => {
     const { Connection } = require('../../dist/lib/connection');
-    const connection = new Connection({ url: mosquitto.url, address: `127.0.0.1:${mosquitto.port}`, client: { clientId: `refs-${Date.now()}`, protocolVersion: 4 }, unsubscribeDelayMs: 0 });
+    const connection = new Connection({ url: broker().url, address: `127.0.0.1:${broker().port}`, client: { clientId: `refs-${Date.now()}`, protocolVersion: 4 }, unsubscribeDelayMs: 0 });
     const user = {};
     connection.attach(user);
     const a = { filter: 'refs/#', qos: 1, deliver() {}, refused() {} };
@@ -68,7 +59,7 @@ test('a subscription shared by two nodes is removed only when the last one goes'
     assert.equal(count(/ refs\/#$/), 1);
     connection.unsubscribe(b);
     await eventually(() => !connection.brokerFilters.has('refs/#'), 'unsubscribed after the last');
-    await eventually(() => /Received UNSUBSCRIBE|refs\/#/.test(mosquitto.log), 'broker log');
+    await eventually(() => /Received UNSUBSCRIBE|refs\/#/.test(broker().log), 'broker log');
     await connection.detach(user);
 });
 

@@ -4,22 +4,13 @@
  * non-covered filter, routed by the topic trie) and on MQTT 5 (routed by subscription identifier).
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { topicMatches } from '../../dist/lib/topic';
-import { startMosquitto, Mosquitto } from '../support/mosquitto';
-import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, waitForStatus } from '../support/node-red';
+import { startMosquitto } from '../support/mosquitto';
+import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, waitForStatus, useRuntime } from '../support/node-red';
 import { freePort } from '../support/ports';
 
-let mosquitto: Mosquitto;
-before(async () => {
-    mosquitto = await startMosquitto();
-    await new Promise<void>((resolve) => helper.startServer(resolve));
-});
-after(async () => {
-    await mosquitto.dispose();
-    await new Promise<void>((resolve) => helper.stopServer(resolve));
-});
-afterEach(() => unloadFlow());
+const broker = useRuntime(() => startMosquitto());
 
 const ROOMS = 8;
 /** Overlapping filters: wide ones, per-room ones, and some every other node repeats. */
@@ -72,7 +63,7 @@ async function dispatchCase(nodes: number, broker: FlowNode): Promise<void> {
 for (const [label, version] of [['MQTT 3.1.1', '4'], ['MQTT 5', '5']]) {
     describe(`Mosquitto, ${label}`, () => {
         for (const n of [1, 10, 100, 1000]) {
-            test(`${n} mqtt-in nodes`, () => dispatchCase(n, externalBroker('b', mosquitto.port, { protocolVersion: version })));
+            test(`${n} mqtt-in nodes`, () => dispatchCase(n, externalBroker('b', broker().port, { protocolVersion: version })));
         }
     });
 }

@@ -2,27 +2,18 @@
  * subscribe to an mqtt-out, on Mosquitto and on the embedded broker. */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { startMosquitto, Mosquitto } from '../support/mosquitto';
-import { collect, embeddedBroker, eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, waitForStatus } from '../support/node-red';
+import { startMosquitto } from '../support/mosquitto';
+import { collect, embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, waitForStatus, useRuntime } from '../support/node-red';
 import { freePort } from '../support/ports';
 
 const run = promisify(execFile);
-let mosquitto: Mosquitto;
-before(async () => {
-    mosquitto = await startMosquitto();
-    await new Promise<void>((resolve) => helper.startServer(resolve));
-});
-after(async () => {
-    await mosquitto.dispose();
-    await new Promise<void>((resolve) => helper.stopServer(resolve));
-});
-afterEach(() => unloadFlow());
+const broker = useRuntime(() => startMosquitto());
 
 for (const kind of ['mosquitto', 'embedded']) {
     test(`${kind}: mosquitto_pub -q 2 reaches an mqtt-in, once, at QoS 2`, async () => {
-        const port = kind === 'mosquitto' ? mosquitto.port : await freePort();
+        const port = kind === 'mosquitto' ? broker().port : await freePort();
         const b: FlowNode = kind === 'mosquitto' ? externalBroker('b', port) : embeddedBroker('b', port);
         await loadFlow([b, { id: 'in', type: 'mqtt-in', broker: 'b', topic: '家/客厅/+', qos: '2', datatype: 'auto-detect', wires: [['h']] }, { id: 'h', type: 'helper' }]);
         const got = collect('h');
@@ -38,7 +29,7 @@ for (const kind of ['mosquitto', 'embedded']) {
     });
 
     test(`${kind}: an mqtt-out reaches mosquitto_sub`, async () => {
-        const port = kind === 'mosquitto' ? mosquitto.port : await freePort();
+        const port = kind === 'mosquitto' ? broker().port : await freePort();
         const b: FlowNode = kind === 'mosquitto' ? externalBroker('b', port) : embeddedBroker('b', port);
         await loadFlow([b, { id: 'out', type: 'mqtt-out', broker: 'b', topic: 'MQTT Examples', qos: '2', retain: '' }]);
         await waitForStatus('out', (s) => s.fill === 'green', 'connected');

@@ -3,27 +3,18 @@
  * broker. Each case wires mqtt-out -> broker -> mqtt-in -> helper and checks what the flow sees.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { startMosquitto, Mosquitto } from '../support/mosquitto';
+import { describe, test } from 'node:test';
+import { startMosquitto } from '../support/mosquitto';
 import * as mqtt from 'mqtt';
-import { collect, embeddedBroker, eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, waitForStatus } from '../support/node-red';
+import { collect, embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, waitForStatus, useRuntime } from '../support/node-red';
 import { freePort } from '../support/ports';
 
-let mosquitto: Mosquitto;
-before(async () => {
-    mosquitto = await startMosquitto();
-    await new Promise<void>((resolve) => helper.startServer(resolve));
-});
-after(async () => {
-    await mosquitto.dispose();
-    await new Promise<void>((resolve) => helper.stopServer(resolve));
-});
-afterEach(() => unloadFlow());
+const broker = useRuntime(() => startMosquitto());
 
 type BrokerKind = 'mosquitto' | 'embedded';
 
 async function brokerNode(kind: BrokerKind, extra: Record<string, unknown> = {}): Promise<FlowNode> {
-    return kind === 'mosquitto' ? externalBroker('b', mosquitto.port, extra) : embeddedBroker('b', await freePort(), extra);
+    return kind === 'mosquitto' ? externalBroker('b', broker().port, extra) : embeddedBroker('b', await freePort(), extra);
 }
 
 /**
@@ -81,7 +72,7 @@ for (const kind of ['mosquitto', 'embedded'] as BrokerKind[]) {
 
         test('a retained message reaches a subscriber that comes later, with msg.retain true', async () => {
             const topic = `retained/${kind}/${Date.now()}`;
-            const port = kind === 'mosquitto' ? mosquitto.port : await freePort();
+            const port = kind === 'mosquitto' ? broker().port : await freePort();
             const b = kind === 'mosquitto' ? externalBroker('b', port) : embeddedBroker('b', port);
             const out: FlowNode = { id: 'out', type: 'mqtt-out', broker: 'b', topic, qos: '1', retain: 'true' };
             const later: FlowNode[] = [

@@ -85,3 +85,27 @@ export function lastStatus(nodeId: string): { fill?: string; shape?: string; tex
     const calls = node.status.getCalls?.() ?? [];
     return calls.length ? calls[calls.length - 1].args[0] : undefined;
 }
+
+/**
+ * The hooks most node test files share: a Mosquitto for the file (made with `startBroker`, when
+ * given) and the test helper's server, started before the tests and stopped after them, and the flow
+ * unloaded after each test. Returns a getter for the broker.
+ */
+export function useRuntime<B extends { dispose(): Promise<void> }>(startBroker?: () => Promise<B>): () => B {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { after, afterEach, before } = require('node:test') as typeof import('node:test');
+    let broker: B | undefined;
+    before(async () => {
+        if (startBroker) broker = await startBroker();
+        await new Promise<void>((resolve) => helper.startServer(resolve));
+    });
+    after(async () => {
+        await broker?.dispose();
+        await new Promise<void>((resolve) => helper.stopServer(resolve));
+    });
+    afterEach(() => unloadFlow());
+    return () => {
+        if (!broker) throw new Error('the broker of this test file has not started');
+        return broker;
+    };
+}
