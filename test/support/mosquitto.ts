@@ -27,6 +27,13 @@ function findMosquitto(): string {
     return '';
 }
 
+// A test process that ends without its after() hooks (process.exit, a failed assertion in a
+// script) must not leave its brokers running.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+    for (const child of running) child.kill('SIGKILL');
+});
+
 export class Mosquitto {
     port = 0;
     readonly dir: string;
@@ -70,6 +77,8 @@ export class Mosquitto {
             this.log += chunk.toString();
         });
         this.child = child;
+        running.add(child);
+        child.once('exit', () => running.delete(child));
         const exited = new Promise<never>((_, reject) => {
             child.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}: ${this.log}`)));
         });
