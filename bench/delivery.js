@@ -21,7 +21,7 @@ const mqtt = require('mqtt');
 const { startMosquitto } = require('./lib/mosquitto');
 const { RelayLoad } = require('./lib/relay-load-client');
 const { helper, startServer, stopServer, loadFlow, unloadFlow, getNode, wireNodes, nodeRedInfo } = require('./lib/node-red');
-const { summarize, fmtInt, fmtRatio, round } = require('./lib/stats');
+const { summarize, fmtInt, fmtRatio, round, sizeCount, pkgVersion } = require('./lib/stats');
 const { gc } = require('./lib/memory');
 
 const TARGET_RATIO = 0.5;
@@ -285,19 +285,6 @@ function filesystemOf(dir) {
 }
 
 // ---- Main.
-
-function sizeCount(rate, o) {
-    const k = Math.round((rate * o.seconds) / 500) * 500;
-    return Math.max(o.minCount, Math.min(o.maxCount, k));
-}
-
-function pkgVersion(dir) {
-    try {
-        return require(path.join(dir, 'package.json')).version;
-    } catch {
-        return 'unknown';
-    }
-}
 
 async function main(argv) {
     const o = parseArgs(argv);

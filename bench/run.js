@@ -24,7 +24,7 @@ const { performance } = require('perf_hooks');
 const { startMosquitto } = require('./lib/mosquitto');
 const { Publisher } = require('./lib/publisher-client');
 const { startServer, stopServer, nodeRedInfo, coreMqttNodes } = require('./lib/node-red');
-const { summarize, fmtInt, fmtRatio, fmtMiB, round } = require('./lib/stats');
+const { summarize, fmtInt, fmtRatio, fmtMiB, round, sizeCount, pkgVersion } = require('./lib/stats');
 const { PACKAGES, runFlowRound, runRawRound, filterFor } = require('./dispatch');
 
 const TARGET_RATIO = 0.8;
@@ -50,20 +50,6 @@ function parseArgs(argv) {
     }
     o.minCount = Math.min(o.minCount, o.maxCount);
     return o;
-}
-
-/** The message count for a configuration: about `seconds` of work at the warm-up rate, bounded. */
-function sizeCount(rate, o) {
-    const k = Math.round((rate * o.seconds) / 500) * 500;
-    return Math.max(o.minCount, Math.min(o.maxCount, k));
-}
-
-function pkgVersion(dir) {
-    try {
-        return require(path.join(dir, 'package.json')).version;
-    } catch {
-        return 'unknown';
-    }
 }
 
 async function main(argv) {

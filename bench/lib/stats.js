@@ -36,4 +36,18 @@ function round(v, digits = 0) {
     return Math.round(v * f) / f;
 }
 
-module.exports = { median, summarize, fmtInt, fmtRatio, fmtMiB, round };
+/** The message count for a configuration: about `seconds` of work at the warm-up rate, bounded. */
+function sizeCount(rate, o) {
+    const k = Math.round((rate * o.seconds) / 500) * 500;
+    return Math.max(o.minCount, Math.min(o.maxCount, k));
+}
+
+function pkgVersion(dir) {
+    try {
+        return require(require('path').join(dir, 'package.json')).version;
+    } catch {
+        return 'unknown';
+    }
+}
+
+module.exports = { median, summarize, fmtInt, fmtRatio, fmtMiB, round, sizeCount, pkgVersion };
