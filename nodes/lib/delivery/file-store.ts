@@ -121,13 +121,18 @@ function seqRecord(type: RecordType, seq: number): Buffer {
     return sealRecord(record);
 }
 
-function enqueueRecord(seq: number, message: OutgoingMessage): Buffer {
-    const encoded = encodeObject(message);
+/** A record of one type that holds a sequence number and an encoded object (Enqueue, HandOver). */
+function seqObjectRecord(type: RecordType, seq: number, object: object): Buffer {
+    const encoded = encodeObject(object);
     const record = allocRecord(9 + encodedObjectSize(encoded));
-    record[RECORD_OVERHEAD] = RecordType.Enqueue;
+    record[RECORD_OVERHEAD] = type;
     record.writeDoubleLE(seq, RECORD_OVERHEAD + 1);
     writeObject(record, RECORD_OVERHEAD + 9, encoded);
     return sealRecord(record);
+}
+
+function enqueueRecord(seq: number, message: OutgoingMessage): Buffer {
+    return seqObjectRecord(RecordType.Enqueue, seq, message);
 }
 
 function putRecord(store: StoreId, packet: Packet): Buffer {
@@ -140,12 +145,7 @@ function putRecord(store: StoreId, packet: Packet): Buffer {
 }
 
 function handOverRecord(seq: number, packet: Packet): Buffer {
-    const encoded = encodeObject(packet);
-    const record = allocRecord(9 + encodedObjectSize(encoded));
-    record[RECORD_OVERHEAD] = RecordType.HandOver;
-    record.writeDoubleLE(seq, RECORD_OVERHEAD + 1);
-    writeObject(record, RECORD_OVERHEAD + 9, encoded);
-    return sealRecord(record);
+    return seqObjectRecord(RecordType.HandOver, seq, packet);
 }
 
 function delRecord(store: StoreId, messageId: number): Buffer {
