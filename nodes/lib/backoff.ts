@@ -1,5 +1,10 @@
-/** Reconnect delays: doubling from `initialMs` up to `maxMs`, each spread by +/- `jitter` so that
- * many clients of one broker do not all come back in the same instant after it restarts. */
+/**
+ * Reconnect delays. A broker that restarts is usually back within a few seconds, so the first
+ * attempts come soon: after a link that was up is lost, the first attempt waits a quarter of
+ * `initialMs`; the next `STEADY_ATTEMPTS` wait `initialMs` each; from then on each waits twice as
+ * long as the one before, up to `maxMs`. Each delay is spread by +/- `jitter` so that many clients
+ * of one broker do not all come back in the same instant after it restarts.
+ */
 export interface BackoffOptions {
     initialMs: number;
     maxMs: number;
@@ -9,13 +14,25 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 30000, jitter: 0.2 };
 
+/** Attempts that wait the first delay before the doubling starts. */
+export const STEADY_ATTEMPTS = 3;
+/** The first attempt after losing a link that was up waits this fraction of the first delay. */
+export const QUICK_RETRY_FRACTION = 0.25;
+
 export class Backoff {
     private attempt = 0;
+    private quickFirst = false;
     constructor(private readonly options: BackoffOptions = DEFAULT_BACKOFF, private readonly random: () => number = Math.random) {}
 
     /** The delay before the next attempt; each call counts one attempt. */
     next(): number {
-        const base = Math.min(this.options.maxMs, this.options.initialMs * 2 ** Math.min(this.attempt, 30));
+        let base: number;
+        if (this.quickFirst && this.attempt === 0) {
+            base = this.options.initialMs * QUICK_RETRY_FRACTION;
+        } else {
+            const steadyDone = this.attempt - (this.quickFirst ? 1 : 0) - (STEADY_ATTEMPTS - 1);
+            base = Math.min(this.options.maxMs, this.options.initialMs * 2 ** Math.min(Math.max(0, steadyDone), 30));
+        }
         this.attempt++;
         const spread = base * this.options.jitter;
         return Math.max(0, Math.round(base - spread + this.random() * 2 * spread));
@@ -25,7 +42,15 @@ export class Backoff {
         return this.attempt;
     }
 
+    /** Starts over: the next series of attempts follows a failed first connection. */
     reset(): void {
         this.attempt = 0;
+        this.quickFirst = false;
+    }
+
+    /** Starts over after a link that was up was lost: its first attempt comes quickly. */
+    resetAfterLinkLoss(): void {
+        this.attempt = 0;
+        this.quickFirst = true;
     }
 }

@@ -378,6 +378,8 @@ export class Connection extends EventEmitter {
             const timeout = this.options.client.connectTimeout ?? 30000;
             why = this.link.state !== 'connected' && waited >= timeout ? reason('timeout', { address: this.options.address }) : reason('closed');
         }
+        // A link that was up and is lost (a broker restart, a cut) is tried again soon.
+        if (this.link.state === 'connected') this.backoff.resetAfterLinkLoss();
         this.retryLater(why);
     }
 
