@@ -413,7 +413,11 @@ export class Connection extends EventEmitter {
             client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, (err) => {
                 if (!err) return finish();
                 const code = (err as { code?: unknown }).code;
-                if (typeof code === 'number') {
+                if (code === QUOTA_EXCEEDED) {
+                    // Over a quota of the broker's for now (Mosquitto restored from its persistence file
+                    // counts exchanges its clients have long finished): it kept nothing, send it again.
+                    finish(new DeliveryError(`the broker is busy: ${describeAckReason(code)}`, 'busy'));
+                } else if (typeof code === 'number') {
                     // PUBACK/PUBREC with a reason code of 0x80 or more (MQTT 5): the broker will not take it.
                     finish(new DeliveryError(`the broker refused it: ${describeAckReason(code)}`, 'refused'));
                 } else if (id !== undefined && this.store.outgoing.messageIds().includes(id)) {
@@ -558,6 +562,9 @@ export class Connection extends EventEmitter {
         this.held = null;
     }
 }
+
+/** MQTT 5 reason code 0x97 in a PUBACK or PUBREC. */
+const QUOTA_EXCEEDED = 0x97;
 
 /** Ends a client politely (DISCONNECT), or by force when that does not finish in time. */
 function endClient(client: MqttClient, patienceMs = 2000): Promise<void> {

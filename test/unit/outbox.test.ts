@@ -69,3 +69,33 @@ test('what waits is kept in the store; a memory store refuses it at close, a dur
     const next = new Outbox(() => undefined, { maxInflight: 1, maxQueued: 10, queueQoS0: false }, durable);
     assert.equal(next.queued, 2, 'a new outbox starts with what the store kept');
 });
+
+test('a message the broker is too busy for is sent again after a pause, first in line, and kept in the store', async () => {
+    const { MemoryDeliveryStore } = require('../../dist/lib/delivery/memory-store');
+    const store = new MemoryDeliveryStore();
+    const attempts: number[] = [];
+    let busyOnce = true;
+    const outbox = new Outbox(
+        (sending, done) => {
+            const n = Number(sending.message.payload.toString());
+            attempts.push(n);
+            store.handOver(sending.seq, () => undefined);
+            if (n === 1 && busyOnce) {
+                busyOnce = false;
+                assert.equal(store.queued().length, 1, 'handed over, only message 2 waits in the store');
+                done(new DeliveryError('the broker is busy: quota exceeded', 'busy'));
+                assert.equal(store.queued().length, 2, 'message 1 is back in the store');
+                return;
+            }
+            setImmediate(() => done());
+        },
+        { maxInflight: 1, maxQueued: 10, queueQoS0: false },
+        store,
+    );
+    const results = [1, 2].map((i) => outbox.submit(message(i)));
+    outbox.setOnline(true);
+    assert.deepEqual(attempts, [1], 'nothing more is sent during the pause');
+    await Promise.all(results);
+    assert.deepEqual(attempts, [1, 1, 2]);
+    assert.equal(store.queued().length, 0);
+});

@@ -35,7 +35,11 @@ export interface OutboxOptions {
 
 export const DEFAULT_OUTBOX: OutboxOptions = { maxInflight: 20, maxQueued: 10000, queueQoS0: false };
 
-export type DeliveryErrorCode = 'not-connected' | 'queue-full' | 'closed' | 'refused' | 'failed';
+/** 'busy': the broker did not take the message for now (MQTT 5 Quota exceeded); it is sent again. */
+export type DeliveryErrorCode = 'not-connected' | 'queue-full' | 'closed' | 'refused' | 'failed' | 'busy';
+
+/** How long the outbox waits before it sends again after the broker said it was busy. */
+export const BUSY_RETRY_MS = 250;
 
 export class DeliveryError extends Error {
     override name = 'DeliveryError';
@@ -59,6 +63,7 @@ export class Outbox {
     private closed = false;
     private pumping = false;
     private maxInflight: number;
+    private busyTimer: NodeJS.Timeout | null = null;
     /** QoS 0 messages refused because the link was down. */
     droppedQoS0 = 0;
 
@@ -123,6 +128,8 @@ export class Outbox {
      */
     close(reason: string): number {
         this.closed = true;
+        if (this.busyTimer) clearTimeout(this.busyTimer);
+        this.busyTimer = null;
         const waiting = this.queue.splice(this.queueHead);
         this.queue.length = 0;
         this.queueHead = 0;
@@ -133,6 +140,22 @@ export class Outbox {
             }
         }
         return waiting.length;
+    }
+
+    /**
+     * The broker refused a message for now (its PUBACK/PUBREC said it is over a quota, and it
+     * keeps nothing of it): it goes back to the front of the queue, and back into the store,
+     * which gave it up when MQTT.js handed it over; sending resumes after a pause.
+     */
+    private sendAgainLater(pending: Pending): void {
+        const seq = this.store.enqueue(pending.message);
+        if (this.queueHead > 0) this.queue[--this.queueHead] = { ...pending, seq };
+        else this.queue.unshift({ ...pending, seq });
+        if (this.busyTimer) return;
+        this.busyTimer = setTimeout(() => {
+            this.busyTimer = null;
+            this.pump();
+        }, BUSY_RETRY_MS);
     }
 
     private orphan(seq: number, message: OutgoingMessage): Pending {
@@ -152,7 +175,7 @@ export class Outbox {
     }
 
     private drain(): void {
-        while (this.online && this.queueHead < this.queue.length) {
+        while (this.online && !this.busyTimer && this.queueHead < this.queue.length) {
             const pending = this.queue[this.queueHead];
             const counts = pending.message.qos > 0;
             if (counts && this.inflight >= this.maxInflight) return;
@@ -160,7 +183,9 @@ export class Outbox {
             if (counts) this.inflight++;
             this.send(pending, (err) => {
                 if (counts) this.inflight--;
-                if (err) {
+                if (err instanceof DeliveryError && err.code === 'busy' && !this.closed) {
+                    this.sendAgainLater(pending);
+                } else if (err) {
                     if (pending.seq) this.store.dequeue(pending.seq);
                     pending.reject(err instanceof DeliveryError ? err : new DeliveryError(err.message, 'failed'));
                 } else {
