@@ -19,6 +19,7 @@ export type ReasonCode =
     | 'port-in-use'
     | 'listen-failed'
     | 'broker-refused'
+    | 'malformed-packet'
     | 'other';
 
 export interface Reason {
@@ -43,6 +44,7 @@ const ENGLISH: Record<ReasonCode, string> = {
     'port-in-use': 'port __port__ on __host__ is already in use - is another broker running there?',
     'listen-failed': 'cannot listen on __host__:__port__ (__detail__)',
     'broker-refused': 'the broker refused the connection: __detail__',
+    'malformed-packet': 'the broker sent a malformed packet: __detail__',
     other: '__detail__',
 };
 
@@ -126,8 +128,25 @@ export function describeConnectionError(err: unknown, address: string): Reason {
     if (/certificate/i.test(message)) return reason('tls-certificate', { detail: message });
     // MQTT.js's own: no CONNACK within connectTimeout, or no PINGRESP within the keep-alive.
     if (message === 'connack timeout' || message === 'Keepalive timeout') return reason('timeout', { address });
+    const malformed = e.code === undefined ? describeParserError(message) : null;
+    if (malformed !== null) return reason('malformed-packet', { detail: malformed });
     return reason('other', { detail: message });
 }
+
+/**
+ * The errors of mqtt-packet's parser (MQTT.js 5 passes them on as 'error', without a code), each a
+ * packet that breaks the protocol, in words; null for any other message.
+ */
+export function describeParserError(message: string): string | null {
+    if (message === 'Packet must not have both QoS bits set to 1') return 'a PUBLISH with QoS 3';
+    const flags = /^Invalid header flag bits, must be 0x[0-9a-f]+ for (\w+) packet$/.exec(message);
+    if (flags) return `a ${flags[1].toUpperCase()} with reserved header flags set wrong`;
+    if (PARSER_ERROR.test(message)) return `a packet that cannot be parsed (${message})`;
+    return null;
+}
+
+// How the other messages of mqtt-packet 9's parser begin (none of MQTT.js's own begins so).
+const PARSER_ERROR = /^(Invalid |Cannot parse |Malformed |Packet too short$|Not supported|Unknown property$|Connect flag |Will (Retain|QoS) )/;
 
 /** Describes why the embedded broker could not listen. */
 export function describeListenError(err: unknown, host: string, port: number): Reason {

@@ -13,3 +13,21 @@ test("MQTT.js writes every packet through MqttClient.prototype._writePacket(pack
     assert.equal(typeof write, 'function');
     assert.equal((write as (...args: unknown[]) => unknown).length, 2);
 });
+
+// Connection installTopicCheck checks the raw bytes of each stream before MQTT.js parses them: without
+// this hook a malformed PUBLISH topic name would reach the flow again.
+test('MQTT.js makes the stream of each connection with its streamBuilder field, read at connect()', () => {
+    const { Duplex } = require('node:stream') as typeof import('node:stream');
+    let built = 0;
+    const client = new mqtt.MqttClient(() => new Duplex({ read() {}, write(_chunk, _encoding, done) { done(); } }), { manualConnect: true });
+    const internals = client as unknown as { streamBuilder: (c: unknown) => unknown };
+    const build = internals.streamBuilder;
+    assert.equal(typeof build, 'function');
+    internals.streamBuilder = (c) => {
+        built++;
+        return build(c);
+    };
+    client.connect();
+    assert.equal(built, 1);
+    client.end(true);
+});
