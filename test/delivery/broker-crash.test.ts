@@ -44,7 +44,7 @@ interface RunResult {
     duplicates: number;
     /** Attribution -> how many messages. */
     why: Map<string, number>;
-    /** How long after the broker listened again the package's CONNECT reached it, per crash. */
+    /** How long after the broker was started again the package's CONNECT reached it, per crash. */
     backAfterMs: number[];
 }
 
@@ -107,8 +107,8 @@ async function crashRun(version: 4 | 5, durable: boolean, run: number): Promise<
             await mosquitto.kill();
             crashes.push({ at: Date.now() });
             await sleep(1000);
-            await mosquitto.start();
             backAt.push(Date.now());
+            await mosquitto.start();
         }
         await generator;
         const delivery = () => getNode('b').connection.delivery as { queued: number; inFlight: number };
@@ -164,7 +164,7 @@ async function crashRun(version: 4 | 5, durable: boolean, run: number): Promise<
 function report(t: TestContext, results: RunResult[]): void {
     results.forEach((r, i) => {
         const why = [...r.why].map(([reason, n]) => `${n} ${reason}`).join('; ');
-        t.diagnostic(`run ${i + 1}: ${r.missing} missing, ${r.duplicates} duplicates; back ${r.backAfterMs.join(' and ')} ms after the broker${why ? `; ${why}` : ''}`);
+        t.diagnostic(`run ${i + 1}: ${r.missing} missing, ${r.duplicates} duplicates; CONNECT ${r.backAfterMs.join(' and ')} ms after each restart began${why ? `; ${why}` : ''}`);
     });
 }
 
