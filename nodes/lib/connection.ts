@@ -76,7 +76,10 @@ export declare interface Connection {
     on(event: 'delivery-error', listener: (err: unknown, subscriber: Subscriber) => void): this;
     /** A message restored from the store after a restart could not be sent. */
     on(event: 'orphan-error', listener: (err: Error, message: OutgoingMessage) => void): this;
+    /** The broker confirmed a subscription (SUBACK) at `qos`: what it publishes to `filter` from now on arrives. */
+    on(event: 'subscribed', listener: (filter: string, qos: QoS) => void): this;
     emit(event: 'status', status: LinkStatus): boolean;
+    emit(event: 'subscribed', filter: string, qos: QoS): boolean;
     emit(event: 'delivery-error', err: unknown, subscriber: Subscriber): boolean;
     emit(event: 'orphan-error', err: Error, message: OutgoingMessage): boolean;
 }
@@ -576,7 +579,10 @@ export class Connection extends EventEmitter {
             let why: string | undefined;
             if (err) why = err.message;
             else if (grant && grant.qos >= 0x80) why = describeAckReason(grant.qos);
-            if (why === undefined) return;
+            if (why === undefined) {
+                if (grant) this.emit('subscribed', filter, grant.qos as QoS);
+                return;
+            }
             if (this.brokerSubscriptions.get(filter)?.id === id) this.brokerSubscriptions.delete(filter);
             for (const subscriber of this.subscribersByFilter.get(filter) ?? []) subscriber.refused(why);
         });
