@@ -46,6 +46,8 @@ interface RunResult {
     why: Map<string, number>;
     /** How long after the broker was started again the package's CONNECT reached it, per crash. */
     backAfterMs: number[];
+    /** PUBRECs with 0x97 (quota exceeded): each such message was sent again. */
+    busy: number;
 }
 
 async function crashRun(version: 4 | 5, durable: boolean, run: number): Promise<RunResult> {
@@ -150,7 +152,8 @@ async function crashRun(version: 4 | 5, durable: boolean, run: number): Promise<
             const connect = published.find((p) => p.toBroker && p.cmd === 'connect' && p.at >= t);
             return connect ? connect.at - t : NaN;
         });
-        return { missing, duplicates, why, backAfterMs };
+        const busy = published.filter((p) => !p.toBroker && p.cmd === 'pubrec' && p.reasonCode === 0x97).length;
+        return { missing, duplicates, why, backAfterMs, busy };
     } finally {
         await unloadFlow();
         saves.close();
@@ -164,7 +167,7 @@ async function crashRun(version: 4 | 5, durable: boolean, run: number): Promise<
 function report(t: TestContext, results: RunResult[]): void {
     results.forEach((r, i) => {
         const why = [...r.why].map(([reason, n]) => `${n} ${reason}`).join('; ');
-        t.diagnostic(`run ${i + 1}: ${r.missing} missing, ${r.duplicates} duplicates; CONNECT ${r.backAfterMs.join(' and ')} ms after each restart began${why ? `; ${why}` : ''}`);
+        t.diagnostic(`run ${i + 1}: ${r.missing} missing, ${r.duplicates} duplicates; CONNECT ${r.backAfterMs.join(' and ')} ms after each restart began; ${r.busy} sent again after quota exceeded${why ? `; ${why}` : ''}`);
     });
 }
 

@@ -14,6 +14,8 @@ export interface SeenPacket {
     /** The payload of a PUBLISH as text. */
     payload?: string;
     sessionPresent?: boolean;
+    /** MQTT 5 reason code of an acknowledgement. */
+    reasonCode?: number;
 }
 
 /**
@@ -66,7 +68,7 @@ export class PacketRecorder {
     private recorder(connection: number, toBroker: boolean): mqttPacket.Parser {
         const parser = mqttPacket.parser({ protocolVersion: this.protocolVersion });
         parser.on('packet', (packet: mqttPacket.Packet) => {
-            const p = packet as { cmd: string; messageId?: number; dup?: boolean; payload?: Buffer | string; sessionPresent?: boolean };
+            const p = packet as { cmd: string; messageId?: number; dup?: boolean; payload?: Buffer | string; sessionPresent?: boolean; reasonCode?: number };
             this.packets.push({
                 at: Date.now(),
                 connection,
@@ -76,6 +78,7 @@ export class PacketRecorder {
                 dup: p.dup,
                 payload: p.cmd === 'publish' && p.payload !== undefined ? String(p.payload) : undefined,
                 sessionPresent: p.sessionPresent,
+                reasonCode: p.reasonCode,
             });
         });
         // A packet cut by a killed broker: the rest of that connection is not recorded.

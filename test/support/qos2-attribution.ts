@@ -2,7 +2,8 @@
  * Who lost a QoS 2 message, from the packets recorded on the publisher's and the subscriber's
  * connections and the broker's saves. The client's part of QoS 2 is: PUBLISH (again with DUP on a
  * new connection until PUBREC), PUBREL after PUBREC (again until PUBCOMP), one packet id per
- * message, nothing after PUBCOMP. Where the client did all of that, a message that never reached
+ * message, nothing after PUBCOMP. A PUBREC with a reason code of 0x80 or more (MQTT 5) ends the
+ * exchange with nothing kept by the broker: the message may then go again under a new packet id. Where the client did all of that, a message that never reached
  * the subscriber was lost by the broker.
  */
 import type { BrokerSave } from './broker-saves';
@@ -30,25 +31,35 @@ interface Crash {
     at: number;
 }
 
-/** The publisher's packets of one message, by its payload. */
-function packetsOf(published: SeenPacket[], payload: string): { publishes: SeenPacket[]; exchange: SeenPacket[] } {
-    const publishes = published.filter((p) => p.toBroker && p.cmd === 'publish' && p.payload === payload);
-    if (publishes.length === 0) return { publishes, exchange: [] };
-    const id = publishes[0].messageId;
-    const from = publishes[0].at;
+/** The packets of the exchange that a PUBLISH of `payload` under packet id `id` began. */
+function exchangeOf(published: SeenPacket[], payload: string, first: SeenPacket): SeenPacket[] {
+    const id = first.messageId;
     // The exchange ends where the same packet id starts another message.
-    const reuse = published.find((p) => p.at > from && p.toBroker && p.cmd === 'publish' && p.messageId === id && p.payload !== payload);
+    const reuse = published.find((p) => p.at > first.at && p.toBroker && p.cmd === 'publish' && p.messageId === id && p.payload !== payload);
     const until = reuse ? reuse.at : Infinity;
-    const exchange = published.filter((p) => p.messageId === id && p.at >= from && p.at < until);
-    return { publishes, exchange };
+    return published.filter((p) => p.messageId === id && p.at >= first.at && p.at < until);
+}
+
+const refused = (p: SeenPacket) => !p.toBroker && p.cmd === 'pubrec' && (p.reasonCode ?? 0) >= 0x80;
+
+/** The publisher's packets of one message, by its payload: every PUBLISH, and the exchange under its last packet id. */
+function packetsOf(published: SeenPacket[], payload: string): { publishes: SeenPacket[]; exchange: SeenPacket[]; idsRefused: boolean } {
+    const publishes = published.filter((p) => p.toBroker && p.cmd === 'publish' && p.payload === payload);
+    if (publishes.length === 0) return { publishes, exchange: [], idsRefused: true };
+    const firstById = new Map<number | undefined, SeenPacket>();
+    for (const p of publishes) if (!firstById.has(p.messageId)) firstById.set(p.messageId, p);
+    const firsts = [...firstById.values()];
+    // Every packet id but the last must have been refused by the broker (nothing kept) before the next one.
+    const idsRefused = firsts.slice(0, -1).every((first) => exchangeOf(published, payload, first).some(refused));
+    return { publishes, exchange: exchangeOf(published, payload, firsts[firsts.length - 1]), idsRefused };
 }
 
 /** Checks the client's side of one message; undefined when it did its part. */
 export function clientFault(published: SeenPacket[], payload: string): Attribution | undefined {
-    const { publishes, exchange } = packetsOf(published, payload);
+    const { publishes, exchange, idsRefused } = packetsOf(published, payload);
     if (publishes.length === 0) return 'client: never sent';
-    if (new Set(publishes.map((p) => p.messageId)).size > 1) return 'client: sent under more than one packet id';
-    const pubrec = exchange.find((p) => !p.toBroker && p.cmd === 'pubrec');
+    if (!idsRefused) return 'client: sent under more than one packet id';
+    const pubrec = exchange.find((p) => !p.toBroker && p.cmd === 'pubrec' && !refused(p));
     if (!pubrec) return 'client: never acknowledged (PUBREC), and not sent again';
     const pubrel = exchange.find((p) => p.toBroker && p.cmd === 'pubrel' && p.at >= pubrec.at);
     if (!pubrel) return 'client: PUBREC answered with no PUBREL';
@@ -69,7 +80,7 @@ export function attributeMissing(
     const fault = clientFault(published, payload);
     if (fault) return fault;
     const { exchange } = packetsOf(published, payload);
-    const pubrec = exchange.find((p) => !p.toBroker && p.cmd === 'pubrec') as SeenPacket;
+    const pubrec = exchange.find((p) => !p.toBroker && p.cmd === 'pubrec' && !refused(p)) as SeenPacket;
     const crash = crashes.find((c) => c.at > pubrec.at);
     if (crash) {
         const save = lastSaveBefore(crash.at);

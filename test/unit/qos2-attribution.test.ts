@@ -33,6 +33,12 @@ test('each way the client can fail its part is named', () => {
     assert.equal(clientFault(exchange('>publish <pubrec >pubrel <pubcomp >publish+dup'), '7'), 'client: published again after PUBCOMP');
     const twoIds = [...exchange('>publish', '7', 42), ...exchange('>publish <pubrec >pubrel <pubcomp', '7', 43, 1, 2000)];
     assert.equal(clientFault(twoIds, '7'), 'client: sent under more than one packet id');
+    // A message the broker refused (PUBREC 0x97, quota exceeded: it keeps nothing) may go again under a new id...
+    const busy: SeenPacket = { at: 1001, connection: 1, toBroker: false, cmd: 'pubrec', messageId: 42, reasonCode: 0x97 };
+    const retried = [...exchange('>publish', '7', 42), busy, ...exchange('>publish <pubrec >pubrel <pubcomp', '7', 43, 1, 2000)];
+    assert.equal(clientFault(retried, '7'), undefined);
+    // ...and a refusal alone is not the broker taking it.
+    assert.equal(clientFault([...exchange('>publish', '7', 42), busy], '7'), 'client: never acknowledged (PUBREC), and not sent again');
 });
 
 test('a packet id used again for a later message does not count for the earlier one', () => {
