@@ -13,9 +13,10 @@ import { DEFAULT_OUTBOX, DeliveryError, Outbox, OutboxOptions, OutgoingMessage, 
 import type { DeliveryStore } from './delivery/store';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
 import { PublishTopicCheck } from './malformed-packet';
-import { planBrokerSubscriptions, QoS } from './subscription-plan';
-import { filterCovers, topicMatches } from './topic';
-import { TopicTree } from './topic-tree';
+import type { QoS } from './subscription-plan';
+import { BrokerSubscription, Subscriber, Subscriptions } from './subscriptions';
+
+export type { InboundMessage, Subscriber } from './subscriptions';
 
 export type LinkState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -27,24 +28,6 @@ export interface LinkStatus {
     attempt: number;
     /** Why the last attempt failed or the link dropped. */
     reason?: Reason;
-}
-
-export interface InboundMessage {
-    topic: string;
-    payload: Buffer;
-    /** min(publish QoS, the subscriber's QoS). */
-    qos: QoS;
-    retain: boolean;
-    properties?: IPublishPacket['properties'];
-}
-
-/** A node's wish to receive what matches `filter`. */
-export interface Subscriber {
-    readonly filter: string;
-    readonly qos: QoS;
-    deliver(message: InboundMessage): void;
-    /** The broker refused the subscription. */
-    refused(why: string): void;
 }
 
 export interface ConnectionOptions {
@@ -63,12 +46,6 @@ export interface ConnectionOptions {
     prepare?: () => Promise<void>;
     /** Describes an error thrown by prepare. */
     describePrepareError?: (err: unknown) => Reason;
-}
-
-interface BrokerSubscription {
-    qos: QoS;
-    /** MQTT 5 subscription identifier. */
-    id: number;
 }
 
 export declare interface Connection {
@@ -99,14 +76,7 @@ export class Connection extends EventEmitter {
     private attemptStartedAt = 0;
     private lastError: Reason | undefined;
 
-    /** Every subscriber, indexed for routing by topic. */
-    private readonly tree = new TopicTree<Subscriber>();
-    private readonly subscribersByFilter = new Map<string, Set<Subscriber>>();
-    /** What the broker holds for this session, as far as this process knows. */
-    private readonly brokerSubscriptions = new Map<string, BrokerSubscription>();
-    private readonly filterById = new Map<number, string>();
-    private nextSubscriptionId = 1;
-    private routeByIdentifier = false;
+    private readonly subscriptions: Subscriptions;
     /** How many subscribers took each incoming packet (read when MQTT.js asks whether to acknowledge it). */
     private readonly taken = new WeakMap<IPublishPacket, { topic: string; count: number }>();
     /**
@@ -132,15 +102,7 @@ export class Connection extends EventEmitter {
             const finish = this.awaitingAck.get(id);
             if (finish) queueMicrotask(() => finish());
         });
-        // A persistent session keeps its subscriptions at the broker across restarts: start from what
-        // the last run subscribed, with the same subscription identifiers.
-        if (options.client.clean === false) {
-            for (const sub of this.store.loadSubscriptions()) {
-                this.brokerSubscriptions.set(sub.filter, { qos: sub.qos, id: sub.id });
-                this.filterById.set(sub.id, sub.filter);
-                this.nextSubscriptionId = Math.max(this.nextSubscriptionId, sub.id + 1);
-            }
-        }
+        this.subscriptions = new Subscriptions(options.client.clean === false ? this.store : undefined);
         this.link = { state: 'idle', address: options.address, attempt: 0 };
     }
 
@@ -163,7 +125,7 @@ export class Connection extends EventEmitter {
 
     /** The filters subscribed at the broker, with their QoS. */
     get brokerFilters(): Map<string, QoS> {
-        return new Map([...this.brokerSubscriptions].map(([filter, sub]) => [filter, sub.qos]));
+        return this.subscriptions.brokerFilters;
     }
 
     /** A node starts using the connection; the first one opens it. */
@@ -205,10 +167,7 @@ export class Connection extends EventEmitter {
     }
 
     subscribe(subscriber: Subscriber): void {
-        let set = this.subscribersByFilter.get(subscriber.filter);
-        if (!set) this.subscribersByFilter.set(subscriber.filter, (set = new Set()));
-        set.add(subscriber);
-        this.tree.add(subscriber.filter, subscriber);
+        this.subscriptions.add(subscriber);
         // Subscribe at once (next tick, so the nodes of one deploy go in one SUBSCRIBE).
         this.scheduleReconcile(0);
         if (this.held) {
@@ -228,10 +187,7 @@ export class Connection extends EventEmitter {
      * unsubscribing, and a persistent session keeps its subscriptions for the next start.
      */
     unsubscribe(subscriber: Subscriber, options: { now?: boolean } = {}): void {
-        const set = this.subscribersByFilter.get(subscriber.filter);
-        if (!set || !set.delete(subscriber)) return;
-        if (set.size === 0) this.subscribersByFilter.delete(subscriber.filter);
-        this.tree.remove(subscriber.filter, subscriber);
+        if (!this.subscriptions.remove(subscriber)) return;
         if (options.now) {
             this.reconcile();
             return;
@@ -394,15 +350,10 @@ export class Connection extends EventEmitter {
         if (this.client !== client) return;
         this.backoff.reset();
         this.lastError = undefined;
-        const v5 = this.protocolVersion === 5;
         // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
-        this.routeByIdentifier = v5 && properties?.subscriptionIdentifiersAvailable !== false;
-        if (!sessionPresent) {
-            // The broker kept nothing: no subscriptions, and no half-received QoS 2 message will be released.
-            this.brokerSubscriptions.clear();
-            this.filterById.clear();
-            this.store.incoming.clear();
-        }
+        this.subscriptions.sessionStarted(sessionPresent, this.protocolVersion === 5 && properties?.subscriptionIdentifiersAvailable !== false);
+        // The broker kept nothing: no half-received QoS 2 message will be released.
+        if (!sessionPresent) this.store.incoming.clear();
         this.setStatus({ state: 'connected', address: this.options.address, attempt: 0 });
         this.outbox.setOnline(true);
         if (properties?.receiveMaximum) this.outbox.setMaxInflight(properties.receiveMaximum);
@@ -476,36 +427,7 @@ export class Connection extends EventEmitter {
 
     /** Hands a message to every subscriber it is for; returns how many that was. */
     private route(topic: string, payload: Buffer, packet: IPublishPacket): number {
-        const qos = packet.qos as QoS;
-        const retain = packet.retain;
-        const properties = packet.properties;
-        let count = 0;
-        const visit = (subscriber: Subscriber): void => {
-            count++;
-            const message = { topic, payload, qos: qos < subscriber.qos ? qos : subscriber.qos, retain, properties };
-            try {
-                subscriber.deliver(message);
-            } catch (err) {
-                // One node's failure must not keep the message from the others, nor reach MQTT.js.
-                this.emit('delivery-error', err, subscriber);
-            }
-        };
-        const ids = properties?.subscriptionIdentifier;
-        if (this.routeByIdentifier && ids !== undefined) {
-            const list = Array.isArray(ids) ? ids : [ids];
-            // An identifier this process does not know (or one a previous run gave another filter)
-            // cannot be trusted: such a message is routed by its topic instead.
-            const filters = list.map((id) => this.filterById.get(id));
-            if (filters.every((filter) => filter !== undefined && topicMatches(filter, topic))) {
-                for (const filter of filters) {
-                    const subscribers = this.subscribersByFilter.get(filter as string);
-                    if (subscribers) for (const subscriber of subscribers) visit(subscriber);
-                }
-                return count;
-            }
-        }
-        this.tree.match(topic, visit);
-        return count;
+        return this.subscriptions.route(topic, payload, packet, (err, subscriber) => this.emit('delivery-error', err, subscriber));
     }
 
     private scheduleReconcile(delayMs: number): void {
@@ -523,56 +445,15 @@ export class Connection extends EventEmitter {
     private reconcile(): void {
         const client = this.client;
         if (!client || !this.connected) return;
-        const wanted: { filter: string; qos: QoS }[] = [];
-        for (const [filter, set] of this.subscribersByFilter) {
-            let qos: QoS = 0;
-            for (const s of set) if (s.qos > qos) qos = s.qos;
-            wanted.push({ filter, qos });
-        }
-        const plan = planBrokerSubscriptions(wanted, !this.routeByIdentifier);
-
-        const stale = [...this.brokerSubscriptions.keys()].filter((filter) => !plan.has(filter));
-        let changed = stale.length > 0;
-        if (stale.length > 0) {
-            for (const filter of stale) {
-                const sub = this.brokerSubscriptions.get(filter) as BrokerSubscription;
-                this.filterById.delete(sub.id);
-                this.brokerSubscriptions.delete(filter);
-            }
-            client.unsubscribe(stale);
-        }
-
-        for (const [filter, qos] of plan) {
-            const current = this.brokerSubscriptions.get(filter);
-            // A covered filter that is new needs its retained messages: resubscribing its cover sends them.
-            const coversNewcomer = current !== undefined && !this.routeByIdentifier && this.hasNewcomerUnder(filter);
-            if (current && current.qos === qos && !coversNewcomer) continue;
-            const id = current?.id ?? this.nextSubscriptionId++;
-            changed = true;
-            this.brokerSubscriptions.set(filter, { qos, id });
-            this.filterById.set(id, filter);
-            this.sendSubscribe(client, filter, qos, id);
-        }
-        for (const set of this.subscribersByFilter.values()) for (const s of set) this.announced.add(s);
-        if (changed && this.options.client.clean === false) {
-            this.store.saveSubscriptions([...this.brokerSubscriptions].map(([filter, sub]) => ({ filter, qos: sub.qos, id: sub.id })));
-        }
+        const changes = this.subscriptions.reconcile();
+        if (changes.unsubscribe.length > 0) client.unsubscribe(changes.unsubscribe);
+        for (const sent of changes.subscribe) this.sendSubscribe(client, sent);
+        // After the packets: with a durable store, a record written before them would hold them back until its sync.
+        this.subscriptions.saveSession();
     }
 
-    /** Subscribers already covered by a SUBSCRIBE sent on this session. */
-    private readonly announced = new WeakSet<Subscriber>();
-
-    private hasNewcomerUnder(brokerFilter: string): boolean {
-        let found = false;
-        for (const set of this.subscribersByFilter.values()) {
-            for (const s of set) {
-                if (!this.announced.has(s) && s.filter !== brokerFilter && filterCovers(brokerFilter, s.filter)) found = true;
-            }
-        }
-        return found;
-    }
-
-    private sendSubscribe(client: MqttClient, filter: string, qos: QoS, id: number): void {
+    private sendSubscribe(client: MqttClient, sent: BrokerSubscription): void {
+        const { filter, qos, id } = sent;
         const options = this.protocolVersion === 5 ? { qos, properties: { subscriptionIdentifier: id } } : { qos };
         client.subscribe(filter, options, (err, granted) => {
             const grant = granted?.[0];
@@ -583,8 +464,7 @@ export class Connection extends EventEmitter {
                 if (grant) this.emit('subscribed', filter, grant.qos as QoS);
                 return;
             }
-            if (this.brokerSubscriptions.get(filter)?.id === id) this.brokerSubscriptions.delete(filter);
-            for (const subscriber of this.subscribersByFilter.get(filter) ?? []) subscriber.refused(why);
+            this.subscriptions.refused(sent, why);
         });
     }
 
