@@ -13,6 +13,7 @@ import { DEFAULT_OUTBOX, DeliveryError, Outbox, OutboxOptions, OutgoingMessage, 
 import type { DeliveryStore } from './delivery/store';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
 import { PublishTopicCheck } from './malformed-packet';
+import { RedeployHold } from './redeploy-hold';
 import type { QoS } from './subscription-plan';
 import { BrokerSubscription, Subscriber, Subscriptions } from './subscriptions';
 
@@ -77,15 +78,7 @@ export class Connection extends EventEmitter {
     private lastError: Reason | undefined;
 
     private readonly subscriptions: Subscriptions;
-    /** How many subscribers took each incoming packet (read when MQTT.js asks whether to acknowledge it). */
-    private readonly taken = new WeakMap<IPublishPacket, { topic: string; count: number }>();
-    /**
-     * While nodes restart (a redeploy), a QoS 1/2 message that no node can take yet is not
-     * acknowledged: MQTT.js reads nothing more until it is, and it goes to the node that comes back,
-     * or, if the connection closes first, the broker sends it again on the next connection.
-     */
-    private held: { packet: IPublishPacket; acknowledge: () => void } | null = null;
-    private restartTimer: NodeJS.Timeout | null = null;
+    private readonly hold = new RedeployHold();
     private idleTimer: NodeJS.Timeout | null = null;
 
     constructor(private readonly options: ConnectionOptions) {
@@ -170,14 +163,7 @@ export class Connection extends EventEmitter {
         this.subscriptions.add(subscriber);
         // Subscribe at once (next tick, so the nodes of one deploy go in one SUBSCRIBE).
         this.scheduleReconcile(0);
-        if (this.held) {
-            const { packet, acknowledge } = this.held;
-            const topic = this.taken.get(packet)?.topic ?? String(packet.topic);
-            if (this.route(topic, packet.payload as Buffer, packet) > 0) {
-                this.held = null;
-                acknowledge();
-            }
-        }
+        this.hold.offer((topic, packet) => this.route(topic, packet.payload as Buffer, packet));
     }
 
     /**
@@ -194,16 +180,7 @@ export class Connection extends EventEmitter {
         }
         const delay = this.options.unsubscribeDelayMs ?? 500;
         this.scheduleReconcile(delay);
-        if (this.restartTimer) clearTimeout(this.restartTimer);
-        this.restartTimer = setTimeout(() => this.endRestartWindow(), delay);
-    }
-
-    /** No node came back for a held message: acknowledge it (it was not wanted) and read on. */
-    private endRestartWindow(): void {
-        this.restartTimer = null;
-        const held = this.held;
-        this.held = null;
-        held?.acknowledge();
+        this.hold.openWindow(delay);
     }
 
     publish(message: OutgoingMessage): Promise<void> {
@@ -238,12 +215,8 @@ export class Connection extends EventEmitter {
         this.installSendBarrier(client);
         this.installTopicCheck(client);
         client.on('connect', (connack) => this.onConnect(client, connack.sessionPresent, connack.properties));
-        client.on('message', (topic, payload, packet) => this.taken.set(packet, { topic, count: this.route(topic, payload, packet) }));
-        client.handleMessage = (packet, acknowledge) => {
-            const taken = this.taken.get(packet);
-            if (packet.qos === 0 || !this.restartTimer || (taken && taken.count > 0)) acknowledge();
-            else this.held = { packet, acknowledge: () => acknowledge() };
-        };
+        client.on('message', (topic, payload, packet) => this.hold.routed(packet, topic, this.route(topic, payload, packet)));
+        client.handleMessage = (packet, acknowledge) => this.hold.acknowledgeOrHold(packet, () => acknowledge());
         client.on('error', (err) => {
             this.lastError = describeConnectionError(err, this.options.address);
             // A packet the parser refuses is malformed: close the network connection (MQTT 5.0 section 4.13.1).
@@ -476,14 +449,12 @@ export class Connection extends EventEmitter {
     private clearTimers(): void {
         if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
         if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
-        if (this.restartTimer) clearTimeout(this.restartTimer);
         if (this.idleTimer) clearTimeout(this.idleTimer);
         this.reconnectTimer = null;
         this.reconcileTimer = null;
-        this.restartTimer = null;
         this.idleTimer = null;
         // A held message stays unacknowledged: the broker sends it again on the next connection.
-        this.held = null;
+        this.hold.drop();
     }
 }
 
