@@ -12,7 +12,7 @@ import { MemoryDeliveryStore } from './delivery/memory-store';
 import { DEFAULT_OUTBOX, DeliveryError, Outbox, OutboxOptions, OutgoingMessage, Sending } from './delivery/outbox';
 import type { DeliveryStore } from './delivery/store';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
-import { PublishTopicCheck } from './malformed-packet';
+import { guardPublishTopics } from './publish-topic-guard';
 import { RedeployHold } from './redeploy-hold';
 import type { QoS } from './subscription-plan';
 import { BrokerSubscription, Subscriber, Subscriptions } from './subscriptions';
@@ -213,7 +213,9 @@ export class Connection extends EventEmitter {
         });
         this.client = client;
         this.installSendBarrier(client);
-        this.installTopicCheck(client);
+        guardPublishTopics(client, (detail) => {
+            if (this.client === client) this.lastError = reason('malformed-packet', { detail });
+        });
         client.on('connect', (connack) => this.onConnect(client, connack.sessionPresent, connack.properties));
         client.on('message', (topic, payload, packet) => this.hold.routed(packet, topic, this.route(topic, payload, packet)));
         client.handleMessage = (packet, acknowledge) => this.hold.acknowledgeOrHold(packet, () => acknowledge());
@@ -230,40 +232,6 @@ export class Connection extends EventEmitter {
             }
         });
         void this.attempt(client);
-    }
-
-    /**
-     * A PUBLISH whose Topic Name holds a wildcard, U+0000 or ill-formed UTF-8 is malformed, and the
-     * receiver closes the network connection (MQTT 5.0 sections 1.5.4, 3.3.2.1 and 4.13.1; 3.1.1
-     * sections 1.5.3 and 3.3.2.1). MQTT.js decodes the name as it can, so the raw bytes are checked
-     * on their way to its parser: such a packet, and what follows it, never reaches MQTT.js (nothing
-     * of it is delivered or acknowledged), and the stream is closed, which ends in onClose. This wraps
-     * MQTT.js's streamBuilder (MQTT.js 5), and each stream's emit of 'data'.
-     */
-    private installTopicCheck(client: MqttClient): void {
-        type Stream = MqttClient['stream'];
-        const internals = client as unknown as { streamBuilder?: (client: MqttClient) => Stream };
-        const build = internals.streamBuilder;
-        if (typeof build !== 'function') return;
-        internals.streamBuilder = (c) => {
-            const stream = build(c);
-            const check = new PublishTopicCheck();
-            const emit = stream.emit;
-            let cut = false;
-            stream.emit = (event: string | symbol, ...args: unknown[]): boolean => {
-                const chunk = args[0];
-                if (event !== 'data' || !(chunk instanceof Uint8Array)) return emit.call(stream, event, ...args);
-                if (cut) return false;
-                const malformed = check.scan(chunk);
-                if (!malformed) return emit.call(stream, event, chunk);
-                cut = true;
-                if (malformed.before > 0) emit.call(stream, event, chunk.subarray(0, malformed.before));
-                if (this.client === client) this.lastError = reason('malformed-packet', { detail: malformed.detail });
-                stream.destroy();
-                return false;
-            };
-            return stream;
-        };
     }
 
     /**
