@@ -2,16 +2,18 @@
  * One MQTT.js client shared by every node of one broker-config: it connects when the first node
  * needs it and closes after the last; it holds each distinct subscription once at the broker, routes
  * each incoming message to the nodes whose filter matches, sends publishes through the outbox, and
- * reports its state in words.
+ * reports its state in words. What to subscribe and whom a message is for is decided in
+ * `Subscriptions`, when an incoming message is acknowledged in `RedeployHold`.
  */
 import { EventEmitter } from 'events';
 import * as mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { Backoff, BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { MemoryDeliveryStore } from './delivery/memory-store';
-import { DEFAULT_OUTBOX, DeliveryError, Outbox, OutboxOptions, OutgoingMessage, Sending } from './delivery/outbox';
+import { DEFAULT_OUTBOX, Outbox, OutboxOptions, OutgoingMessage } from './delivery/outbox';
 import type { DeliveryStore } from './delivery/store';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
+import { PublishSender } from './publish-sender';
 import { guardPublishTopics } from './publish-topic-guard';
 import { RedeployHold } from './redeploy-hold';
 import type { QoS } from './subscription-plan';
@@ -63,38 +65,33 @@ export declare interface Connection {
 }
 
 export class Connection extends EventEmitter {
-    private client: MqttClient | null = null;
-    private readonly users = new Set<object>();
+    private readonly options: ConnectionOptions;
     private readonly backoff: Backoff;
-    private readonly outbox: Outbox;
     private readonly store: DeliveryStore;
-    /** QoS 1/2 messages handed to MQTT.js, by message id, until the broker's final acknowledgement. */
-    private readonly awaitingAck = new Map<number, (err?: Error) => void>();
+    private readonly outbox: Outbox;
+    private readonly sender: PublishSender;
+    private readonly subscriptions: Subscriptions;
+    private readonly hold = new RedeployHold();
+    /** The nodes using the connection. */
+    private readonly users = new Set<object>();
+    private client: MqttClient | null = null;
     private link: LinkStatus;
     private reconnectTimer: NodeJS.Timeout | null = null;
     private reconcileTimer: NodeJS.Timeout | null = null;
+    private idleTimer: NodeJS.Timeout | null = null;
     private closing: Promise<void> | null = null;
     private attemptStartedAt = 0;
     private lastError: Reason | undefined;
 
-    private readonly subscriptions: Subscriptions;
-    private readonly hold = new RedeployHold();
-    private idleTimer: NodeJS.Timeout | null = null;
-
-    constructor(private readonly options: ConnectionOptions) {
+    constructor(options: ConnectionOptions) {
         super();
+        this.options = options;
         this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
         this.store = options.store ?? new MemoryDeliveryStore();
-        this.outbox = new Outbox((sending, done) => this.send(sending, done), { ...DEFAULT_OUTBOX, ...options.outbox }, this.store, (err, message) =>
+        this.outbox = new Outbox((sending, done) => this.sender.send(this.client, sending, done), { ...DEFAULT_OUTBOX, ...options.outbox }, this.store, (err, message) =>
             this.emit('orphan-error', err, message),
         );
-        // A deletion from the outgoing store is the broker's final acknowledgement. It completes a
-        // message whose callback MQTT.js dropped when the link went (it resends from the store), but
-        // only after MQTT.js's own callback has had its chance to report a refusal.
-        this.store.outgoing.onDelete((id) => {
-            const finish = this.awaitingAck.get(id);
-            if (finish) queueMicrotask(() => finish());
-        });
+        this.sender = new PublishSender(this.store);
         this.subscriptions = new Subscriptions(options.client.clean === false ? this.store : undefined);
         this.link = { state: 'idle', address: options.address, attempt: 0 };
     }
@@ -327,46 +324,6 @@ export class Connection extends EventEmitter {
         }, delay);
     }
 
-    private send(sending: Sending, done: (err?: Error) => void): void {
-        const client = this.client;
-        if (!client) {
-            done(new DeliveryError('the connection is closed', 'closed'));
-            return;
-        }
-        const { message } = sending;
-        let id: number | undefined;
-        let settled = false;
-        const finish = (err?: Error): void => {
-            if (settled) return;
-            settled = true;
-            if (id !== undefined && this.awaitingAck.get(id) === finish) this.awaitingAck.delete(id);
-            done(err);
-        };
-        const publish = (): void => {
-            client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, (err) => {
-                if (!err) return finish();
-                const code = (err as { code?: unknown }).code;
-                if (code === QUOTA_EXCEEDED) {
-                    // Over a quota of the broker's for now (Mosquitto restored from its persistence file
-                    // counts exchanges its clients have long finished): it kept nothing, send it again.
-                    finish(new DeliveryError(`the broker is busy: ${describeAckReason(code)}`, 'busy'));
-                } else if (typeof code === 'number') {
-                    // PUBACK/PUBREC with a reason code of 0x80 or more (MQTT 5): the broker will not take it.
-                    finish(new DeliveryError(`the broker refused it: ${describeAckReason(code)}`, 'refused'));
-                } else if (id !== undefined && this.store.outgoing.messageIds().includes(id)) {
-                    // The link went ("Connection closed"): MQTT.js resends it from the store after
-                    // reconnecting, and its deletion from the store completes it.
-                } else {
-                    finish(new DeliveryError(err.message, 'failed'));
-                }
-            });
-        };
-        if (sending.seq) id = this.store.handOver(sending.seq, publish);
-        else publish();
-        if (id !== undefined && !settled) this.awaitingAck.set(id, finish);
-    }
-
-    /** Hands a message to every subscriber it is for; returns how many that was. */
     private route(topic: string, payload: Buffer, packet: IPublishPacket): number {
         return this.subscriptions.route(topic, payload, packet, (err, subscriber) => this.emit('delivery-error', err, subscriber));
     }
@@ -425,9 +382,6 @@ export class Connection extends EventEmitter {
         this.hold.drop();
     }
 }
-
-/** MQTT 5 reason code 0x97 in a PUBACK or PUBREC. */
-const QUOTA_EXCEEDED = 0x97;
 
 /** Ends a client politely (DISCONNECT), or by force when that does not finish in time. */
 function endClient(client: MqttClient, patienceMs = 2000): Promise<void> {
