@@ -2,8 +2,9 @@
  * One MQTT.js client shared by every node of one broker-config: it connects when the first node
  * needs it and closes after the last; it holds each distinct subscription once at the broker, routes
  * each incoming message to the nodes whose filter matches, sends publishes through the outbox, and
- * reports its state in words. What to subscribe and whom a message is for is decided in
- * `Subscriptions`, when an incoming message is acknowledged in `RedeployHold`.
+ * reports its state in words. It owns the client and the link and wires the units that decide:
+ * `Subscriptions` what to subscribe and whom a message is for, `RedeployHold` when an incoming
+ * message is acknowledged, `PublishSender` how a publish ends.
  */
 import { EventEmitter } from 'events';
 import * as mqtt from 'mqtt';
