@@ -2,20 +2,25 @@
  * One MQTT.js client shared by every node of one broker-config: it connects when the first node
  * needs it and closes after the last; it holds each distinct subscription once at the broker, routes
  * each incoming message to the nodes whose filter matches, sends publishes through the outbox, and
- * reports its state in words.
+ * reports its state in words. It owns the client and the link and wires the units that decide:
+ * `Subscriptions` what to subscribe and whom a message is for, `RedeployHold` when an incoming
+ * message is acknowledged, `PublishSender` how a publish ends.
  */
 import { EventEmitter } from 'events';
 import * as mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { Backoff, BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { MemoryDeliveryStore } from './delivery/memory-store';
-import { DEFAULT_OUTBOX, DeliveryError, Outbox, OutboxOptions, OutgoingMessage, Sending } from './delivery/outbox';
+import { DEFAULT_OUTBOX, Outbox, OutboxOptions, OutgoingMessage } from './delivery/outbox';
 import type { DeliveryStore } from './delivery/store';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
-import { PublishTopicCheck } from './malformed-packet';
-import { planBrokerSubscriptions, QoS } from './subscription-plan';
-import { filterCovers, topicMatches } from './topic';
-import { TopicTree } from './topic-tree';
+import { PublishSender } from './publish-sender';
+import { guardPublishTopics } from './publish-topic-guard';
+import { RedeployHold } from './redeploy-hold';
+import type { QoS } from './subscription-plan';
+import { BrokerSubscription, Subscriber, Subscriptions } from './subscriptions';
+
+export type { InboundMessage, Subscriber } from './subscriptions';
 
 export type LinkState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -27,24 +32,6 @@ export interface LinkStatus {
     attempt: number;
     /** Why the last attempt failed or the link dropped. */
     reason?: Reason;
-}
-
-export interface InboundMessage {
-    topic: string;
-    payload: Buffer;
-    /** min(publish QoS, the subscriber's QoS). */
-    qos: QoS;
-    retain: boolean;
-    properties?: IPublishPacket['properties'];
-}
-
-/** A node's wish to receive what matches `filter`. */
-export interface Subscriber {
-    readonly filter: string;
-    readonly qos: QoS;
-    deliver(message: InboundMessage): void;
-    /** The broker refused the subscription. */
-    refused(why: string): void;
 }
 
 export interface ConnectionOptions {
@@ -65,12 +52,6 @@ export interface ConnectionOptions {
     describePrepareError?: (err: unknown) => Reason;
 }
 
-interface BrokerSubscription {
-    qos: QoS;
-    /** MQTT 5 subscription identifier. */
-    id: number;
-}
-
 export declare interface Connection {
     on(event: 'status', listener: (status: LinkStatus) => void): this;
     on(event: 'delivery-error', listener: (err: unknown, subscriber: Subscriber) => void): this;
@@ -85,62 +66,34 @@ export declare interface Connection {
 }
 
 export class Connection extends EventEmitter {
-    private client: MqttClient | null = null;
-    private readonly users = new Set<object>();
+    private readonly options: ConnectionOptions;
     private readonly backoff: Backoff;
-    private readonly outbox: Outbox;
     private readonly store: DeliveryStore;
-    /** QoS 1/2 messages handed to MQTT.js, by message id, until the broker's final acknowledgement. */
-    private readonly awaitingAck = new Map<number, (err?: Error) => void>();
+    private readonly outbox: Outbox;
+    private readonly sender: PublishSender;
+    private readonly subscriptions: Subscriptions;
+    private readonly hold = new RedeployHold();
+    /** The nodes using the connection. */
+    private readonly users = new Set<object>();
+    private client: MqttClient | null = null;
     private link: LinkStatus;
     private reconnectTimer: NodeJS.Timeout | null = null;
     private reconcileTimer: NodeJS.Timeout | null = null;
+    private idleTimer: NodeJS.Timeout | null = null;
     private closing: Promise<void> | null = null;
     private attemptStartedAt = 0;
     private lastError: Reason | undefined;
 
-    /** Every subscriber, indexed for routing by topic. */
-    private readonly tree = new TopicTree<Subscriber>();
-    private readonly subscribersByFilter = new Map<string, Set<Subscriber>>();
-    /** What the broker holds for this session, as far as this process knows. */
-    private readonly brokerSubscriptions = new Map<string, BrokerSubscription>();
-    private readonly filterById = new Map<number, string>();
-    private nextSubscriptionId = 1;
-    private routeByIdentifier = false;
-    /** How many subscribers took each incoming packet (read when MQTT.js asks whether to acknowledge it). */
-    private readonly taken = new WeakMap<IPublishPacket, { topic: string; count: number }>();
-    /**
-     * While nodes restart (a redeploy), a QoS 1/2 message that no node can take yet is not
-     * acknowledged: MQTT.js reads nothing more until it is, and it goes to the node that comes back,
-     * or, if the connection closes first, the broker sends it again on the next connection.
-     */
-    private held: { packet: IPublishPacket; acknowledge: () => void } | null = null;
-    private restartTimer: NodeJS.Timeout | null = null;
-    private idleTimer: NodeJS.Timeout | null = null;
-
-    constructor(private readonly options: ConnectionOptions) {
+    constructor(options: ConnectionOptions) {
         super();
+        this.options = options;
         this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
         this.store = options.store ?? new MemoryDeliveryStore();
-        this.outbox = new Outbox((sending, done) => this.send(sending, done), { ...DEFAULT_OUTBOX, ...options.outbox }, this.store, (err, message) =>
+        this.outbox = new Outbox((sending, done) => this.sender.send(this.client, sending, done), { ...DEFAULT_OUTBOX, ...options.outbox }, this.store, (err, message) =>
             this.emit('orphan-error', err, message),
         );
-        // A deletion from the outgoing store is the broker's final acknowledgement. It completes a
-        // message whose callback MQTT.js dropped when the link went (it resends from the store), but
-        // only after MQTT.js's own callback has had its chance to report a refusal.
-        this.store.outgoing.onDelete((id) => {
-            const finish = this.awaitingAck.get(id);
-            if (finish) queueMicrotask(() => finish());
-        });
-        // A persistent session keeps its subscriptions at the broker across restarts: start from what
-        // the last run subscribed, with the same subscription identifiers.
-        if (options.client.clean === false) {
-            for (const sub of this.store.loadSubscriptions()) {
-                this.brokerSubscriptions.set(sub.filter, { qos: sub.qos, id: sub.id });
-                this.filterById.set(sub.id, sub.filter);
-                this.nextSubscriptionId = Math.max(this.nextSubscriptionId, sub.id + 1);
-            }
-        }
+        this.sender = new PublishSender(this.store);
+        this.subscriptions = new Subscriptions(options.client.clean === false ? this.store : undefined);
         this.link = { state: 'idle', address: options.address, attempt: 0 };
     }
 
@@ -163,7 +116,7 @@ export class Connection extends EventEmitter {
 
     /** The filters subscribed at the broker, with their QoS. */
     get brokerFilters(): Map<string, QoS> {
-        return new Map([...this.brokerSubscriptions].map(([filter, sub]) => [filter, sub.qos]));
+        return this.subscriptions.brokerFilters;
     }
 
     /** A node starts using the connection; the first one opens it. */
@@ -205,20 +158,10 @@ export class Connection extends EventEmitter {
     }
 
     subscribe(subscriber: Subscriber): void {
-        let set = this.subscribersByFilter.get(subscriber.filter);
-        if (!set) this.subscribersByFilter.set(subscriber.filter, (set = new Set()));
-        set.add(subscriber);
-        this.tree.add(subscriber.filter, subscriber);
+        this.subscriptions.add(subscriber);
         // Subscribe at once (next tick, so the nodes of one deploy go in one SUBSCRIBE).
         this.scheduleReconcile(0);
-        if (this.held) {
-            const { packet, acknowledge } = this.held;
-            const topic = this.taken.get(packet)?.topic ?? String(packet.topic);
-            if (this.route(topic, packet.payload as Buffer, packet) > 0) {
-                this.held = null;
-                acknowledge();
-            }
-        }
+        this.hold.offer((topic, packet) => this.route(topic, packet.payload as Buffer, packet));
     }
 
     /**
@@ -228,26 +171,14 @@ export class Connection extends EventEmitter {
      * unsubscribing, and a persistent session keeps its subscriptions for the next start.
      */
     unsubscribe(subscriber: Subscriber, options: { now?: boolean } = {}): void {
-        const set = this.subscribersByFilter.get(subscriber.filter);
-        if (!set || !set.delete(subscriber)) return;
-        if (set.size === 0) this.subscribersByFilter.delete(subscriber.filter);
-        this.tree.remove(subscriber.filter, subscriber);
+        if (!this.subscriptions.remove(subscriber)) return;
         if (options.now) {
             this.reconcile();
             return;
         }
         const delay = this.options.unsubscribeDelayMs ?? 500;
         this.scheduleReconcile(delay);
-        if (this.restartTimer) clearTimeout(this.restartTimer);
-        this.restartTimer = setTimeout(() => this.endRestartWindow(), delay);
-    }
-
-    /** No node came back for a held message: acknowledge it (it was not wanted) and read on. */
-    private endRestartWindow(): void {
-        this.restartTimer = null;
-        const held = this.held;
-        this.held = null;
-        held?.acknowledge();
+        this.hold.openWindow(delay);
     }
 
     publish(message: OutgoingMessage): Promise<void> {
@@ -280,14 +211,12 @@ export class Connection extends EventEmitter {
         });
         this.client = client;
         this.installSendBarrier(client);
-        this.installTopicCheck(client);
+        guardPublishTopics(client, (detail) => {
+            if (this.client === client) this.lastError = reason('malformed-packet', { detail });
+        });
         client.on('connect', (connack) => this.onConnect(client, connack.sessionPresent, connack.properties));
-        client.on('message', (topic, payload, packet) => this.taken.set(packet, { topic, count: this.route(topic, payload, packet) }));
-        client.handleMessage = (packet, acknowledge) => {
-            const taken = this.taken.get(packet);
-            if (packet.qos === 0 || !this.restartTimer || (taken && taken.count > 0)) acknowledge();
-            else this.held = { packet, acknowledge: () => acknowledge() };
-        };
+        client.on('message', (topic, payload, packet) => this.hold.routed(packet, topic, this.route(topic, payload, packet)));
+        client.handleMessage = (packet, acknowledge) => this.hold.acknowledgeOrHold(packet, () => acknowledge());
         client.on('error', (err) => {
             this.lastError = describeConnectionError(err, this.options.address);
             // A packet the parser refuses is malformed: close the network connection (MQTT 5.0 section 4.13.1).
@@ -301,40 +230,6 @@ export class Connection extends EventEmitter {
             }
         });
         void this.attempt(client);
-    }
-
-    /**
-     * A PUBLISH whose Topic Name holds a wildcard, U+0000 or ill-formed UTF-8 is malformed, and the
-     * receiver closes the network connection (MQTT 5.0 sections 1.5.4, 3.3.2.1 and 4.13.1; 3.1.1
-     * sections 1.5.3 and 3.3.2.1). MQTT.js decodes the name as it can, so the raw bytes are checked
-     * on their way to its parser: such a packet, and what follows it, never reaches MQTT.js (nothing
-     * of it is delivered or acknowledged), and the stream is closed, which ends in onClose. This wraps
-     * MQTT.js's streamBuilder (MQTT.js 5), and each stream's emit of 'data'.
-     */
-    private installTopicCheck(client: MqttClient): void {
-        type Stream = MqttClient['stream'];
-        const internals = client as unknown as { streamBuilder?: (client: MqttClient) => Stream };
-        const build = internals.streamBuilder;
-        if (typeof build !== 'function') return;
-        internals.streamBuilder = (c) => {
-            const stream = build(c);
-            const check = new PublishTopicCheck();
-            const emit = stream.emit;
-            let cut = false;
-            stream.emit = (event: string | symbol, ...args: unknown[]): boolean => {
-                const chunk = args[0];
-                if (event !== 'data' || !(chunk instanceof Uint8Array)) return emit.call(stream, event, ...args);
-                if (cut) return false;
-                const malformed = check.scan(chunk);
-                if (!malformed) return emit.call(stream, event, chunk);
-                cut = true;
-                if (malformed.before > 0) emit.call(stream, event, chunk.subarray(0, malformed.before));
-                if (this.client === client) this.lastError = reason('malformed-packet', { detail: malformed.detail });
-                stream.destroy();
-                return false;
-            };
-            return stream;
-        };
     }
 
     /**
@@ -394,15 +289,10 @@ export class Connection extends EventEmitter {
         if (this.client !== client) return;
         this.backoff.reset();
         this.lastError = undefined;
-        const v5 = this.protocolVersion === 5;
         // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
-        this.routeByIdentifier = v5 && properties?.subscriptionIdentifiersAvailable !== false;
-        if (!sessionPresent) {
-            // The broker kept nothing: no subscriptions, and no half-received QoS 2 message will be released.
-            this.brokerSubscriptions.clear();
-            this.filterById.clear();
-            this.store.incoming.clear();
-        }
+        this.subscriptions.sessionStarted(sessionPresent, this.protocolVersion === 5 && properties?.subscriptionIdentifiersAvailable !== false);
+        // The broker kept nothing: no half-received QoS 2 message will be released.
+        if (!sessionPresent) this.store.incoming.clear();
         this.setStatus({ state: 'connected', address: this.options.address, attempt: 0 });
         this.outbox.setOnline(true);
         if (properties?.receiveMaximum) this.outbox.setMaxInflight(properties.receiveMaximum);
@@ -435,77 +325,8 @@ export class Connection extends EventEmitter {
         }, delay);
     }
 
-    private send(sending: Sending, done: (err?: Error) => void): void {
-        const client = this.client;
-        if (!client) {
-            done(new DeliveryError('the connection is closed', 'closed'));
-            return;
-        }
-        const { message } = sending;
-        let id: number | undefined;
-        let settled = false;
-        const finish = (err?: Error): void => {
-            if (settled) return;
-            settled = true;
-            if (id !== undefined && this.awaitingAck.get(id) === finish) this.awaitingAck.delete(id);
-            done(err);
-        };
-        const publish = (): void => {
-            client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, (err) => {
-                if (!err) return finish();
-                const code = (err as { code?: unknown }).code;
-                if (code === QUOTA_EXCEEDED) {
-                    // Over a quota of the broker's for now (Mosquitto restored from its persistence file
-                    // counts exchanges its clients have long finished): it kept nothing, send it again.
-                    finish(new DeliveryError(`the broker is busy: ${describeAckReason(code)}`, 'busy'));
-                } else if (typeof code === 'number') {
-                    // PUBACK/PUBREC with a reason code of 0x80 or more (MQTT 5): the broker will not take it.
-                    finish(new DeliveryError(`the broker refused it: ${describeAckReason(code)}`, 'refused'));
-                } else if (id !== undefined && this.store.outgoing.messageIds().includes(id)) {
-                    // The link went ("Connection closed"): MQTT.js resends it from the store after
-                    // reconnecting, and its deletion from the store completes it.
-                } else {
-                    finish(new DeliveryError(err.message, 'failed'));
-                }
-            });
-        };
-        if (sending.seq) id = this.store.handOver(sending.seq, publish);
-        else publish();
-        if (id !== undefined && !settled) this.awaitingAck.set(id, finish);
-    }
-
-    /** Hands a message to every subscriber it is for; returns how many that was. */
     private route(topic: string, payload: Buffer, packet: IPublishPacket): number {
-        const qos = packet.qos as QoS;
-        const retain = packet.retain;
-        const properties = packet.properties;
-        let count = 0;
-        const visit = (subscriber: Subscriber): void => {
-            count++;
-            const message = { topic, payload, qos: qos < subscriber.qos ? qos : subscriber.qos, retain, properties };
-            try {
-                subscriber.deliver(message);
-            } catch (err) {
-                // One node's failure must not keep the message from the others, nor reach MQTT.js.
-                this.emit('delivery-error', err, subscriber);
-            }
-        };
-        const ids = properties?.subscriptionIdentifier;
-        if (this.routeByIdentifier && ids !== undefined) {
-            const list = Array.isArray(ids) ? ids : [ids];
-            // An identifier this process does not know (or one a previous run gave another filter)
-            // cannot be trusted: such a message is routed by its topic instead.
-            const filters = list.map((id) => this.filterById.get(id));
-            if (filters.every((filter) => filter !== undefined && topicMatches(filter, topic))) {
-                for (const filter of filters) {
-                    const subscribers = this.subscribersByFilter.get(filter as string);
-                    if (subscribers) for (const subscriber of subscribers) visit(subscriber);
-                }
-                return count;
-            }
-        }
-        this.tree.match(topic, visit);
-        return count;
+        return this.subscriptions.route(topic, payload, packet, (err, subscriber) => this.emit('delivery-error', err, subscriber));
     }
 
     private scheduleReconcile(delayMs: number): void {
@@ -523,56 +344,15 @@ export class Connection extends EventEmitter {
     private reconcile(): void {
         const client = this.client;
         if (!client || !this.connected) return;
-        const wanted: { filter: string; qos: QoS }[] = [];
-        for (const [filter, set] of this.subscribersByFilter) {
-            let qos: QoS = 0;
-            for (const s of set) if (s.qos > qos) qos = s.qos;
-            wanted.push({ filter, qos });
-        }
-        const plan = planBrokerSubscriptions(wanted, !this.routeByIdentifier);
-
-        const stale = [...this.brokerSubscriptions.keys()].filter((filter) => !plan.has(filter));
-        let changed = stale.length > 0;
-        if (stale.length > 0) {
-            for (const filter of stale) {
-                const sub = this.brokerSubscriptions.get(filter) as BrokerSubscription;
-                this.filterById.delete(sub.id);
-                this.brokerSubscriptions.delete(filter);
-            }
-            client.unsubscribe(stale);
-        }
-
-        for (const [filter, qos] of plan) {
-            const current = this.brokerSubscriptions.get(filter);
-            // A covered filter that is new needs its retained messages: resubscribing its cover sends them.
-            const coversNewcomer = current !== undefined && !this.routeByIdentifier && this.hasNewcomerUnder(filter);
-            if (current && current.qos === qos && !coversNewcomer) continue;
-            const id = current?.id ?? this.nextSubscriptionId++;
-            changed = true;
-            this.brokerSubscriptions.set(filter, { qos, id });
-            this.filterById.set(id, filter);
-            this.sendSubscribe(client, filter, qos, id);
-        }
-        for (const set of this.subscribersByFilter.values()) for (const s of set) this.announced.add(s);
-        if (changed && this.options.client.clean === false) {
-            this.store.saveSubscriptions([...this.brokerSubscriptions].map(([filter, sub]) => ({ filter, qos: sub.qos, id: sub.id })));
-        }
+        const changes = this.subscriptions.reconcile();
+        if (changes.unsubscribe.length > 0) client.unsubscribe(changes.unsubscribe);
+        for (const sent of changes.subscribe) this.sendSubscribe(client, sent);
+        // After the packets: with a durable store, a record written before them would hold them back until its sync.
+        this.subscriptions.saveSession();
     }
 
-    /** Subscribers already covered by a SUBSCRIBE sent on this session. */
-    private readonly announced = new WeakSet<Subscriber>();
-
-    private hasNewcomerUnder(brokerFilter: string): boolean {
-        let found = false;
-        for (const set of this.subscribersByFilter.values()) {
-            for (const s of set) {
-                if (!this.announced.has(s) && s.filter !== brokerFilter && filterCovers(brokerFilter, s.filter)) found = true;
-            }
-        }
-        return found;
-    }
-
-    private sendSubscribe(client: MqttClient, filter: string, qos: QoS, id: number): void {
+    private sendSubscribe(client: MqttClient, sent: BrokerSubscription): void {
+        const { filter, qos, id } = sent;
         const options = this.protocolVersion === 5 ? { qos, properties: { subscriptionIdentifier: id } } : { qos };
         client.subscribe(filter, options, (err, granted) => {
             const grant = granted?.[0];
@@ -583,8 +363,7 @@ export class Connection extends EventEmitter {
                 if (grant) this.emit('subscribed', filter, grant.qos as QoS);
                 return;
             }
-            if (this.brokerSubscriptions.get(filter)?.id === id) this.brokerSubscriptions.delete(filter);
-            for (const subscriber of this.subscribersByFilter.get(filter) ?? []) subscriber.refused(why);
+            this.subscriptions.refused(sent, why);
         });
     }
 
@@ -596,19 +375,14 @@ export class Connection extends EventEmitter {
     private clearTimers(): void {
         if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
         if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
-        if (this.restartTimer) clearTimeout(this.restartTimer);
         if (this.idleTimer) clearTimeout(this.idleTimer);
         this.reconnectTimer = null;
         this.reconcileTimer = null;
-        this.restartTimer = null;
         this.idleTimer = null;
         // A held message stays unacknowledged: the broker sends it again on the next connection.
-        this.held = null;
+        this.hold.drop();
     }
 }
-
-/** MQTT 5 reason code 0x97 in a PUBACK or PUBREC. */
-const QUOTA_EXCEEDED = 0x97;
 
 /** Ends a client politely (DISCONNECT), or by force when that does not finish in time. */
 function endClient(client: MqttClient, patienceMs = 2000): Promise<void> {
