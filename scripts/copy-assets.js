@@ -1,7 +1,8 @@
 'use strict';
 // Second half of `npm run build`: tsc has compiled nodes/ to dist/; Node-RED also needs each node's
-// editor .html beside its .js, the message catalogues and icons, and the editor needs the topic rules
-// and the helpers the node definitions share (nodes/editor/), both served from resources/.
+// editor .html beside its .js, the message catalogues and icons, and the editor needs the topic and
+// broker-settings rules and the helpers the node definitions share (nodes/editor/), all served from
+// resources/.
 const fs = require('fs');
 const path = require('path');
 
@@ -20,22 +21,28 @@ for (const dir of ['locales', 'icons']) {
     }
 }
 
-// The editor validates topics with the very module the runtime uses: dist/lib/topic.js, compiled
-// from nodes/lib/topic.ts, which requires nothing. Wrapped so that in the browser it defines
-// window.MqttWireTopic; Node-RED serves it at /resources/node-red-contrib-mqtt-wire/topic.js.
-const compiled = fs.readFileSync(path.join(dist, 'lib', 'topic.js'), 'utf8');
-if (/\brequire\(/.test(compiled)) {
-    throw new Error('nodes/lib/topic.ts must not import anything: the editor loads it without a bundler');
-}
-const wrapped =
-    '/* Built by scripts/copy-assets.js from dist/lib/topic.js (source: nodes/lib/topic.ts). Do not edit. */\n' +
-    '(function (root) {\n' +
-    'var module = { exports: {} }; var exports = module.exports;\n' +
-    compiled.replace(/^\/\/# sourceMappingURL=.*$/m, '') +
-    '\nroot.MqttWireTopic = module.exports;\n' +
-    "})(typeof window !== 'undefined' ? window : globalThis);\n";
+// The editor checks topics and broker settings with the very modules the runtime uses, compiled from
+// nodes/lib/ and requiring nothing. Each is wrapped so that in the browser it defines a global on
+// window; Node-RED serves it at /resources/node-red-contrib-mqtt-wire/<name>.js.
+const servedModules = [
+    { name: 'topic', global: 'MqttWireTopic' },
+    { name: 'broker-settings', global: 'MqttWireBrokerSettings' },
+];
 fs.mkdirSync(path.join(root, 'resources'), { recursive: true });
-fs.writeFileSync(path.join(root, 'resources', 'topic.js'), wrapped);
+for (const { name, global } of servedModules) {
+    const compiled = fs.readFileSync(path.join(dist, 'lib', `${name}.js`), 'utf8');
+    if (/\brequire\(/.test(compiled)) {
+        throw new Error(`nodes/lib/${name}.ts must not import anything: the editor loads it without a bundler`);
+    }
+    const wrapped =
+        `/* Built by scripts/copy-assets.js from dist/lib/${name}.js (source: nodes/lib/${name}.ts). Do not edit. */\n` +
+        '(function (root) {\n' +
+        'var module = { exports: {} }; var exports = module.exports;\n' +
+        compiled.replace(/^\/\/# sourceMappingURL=.*$/m, '') +
+        `\nroot.${global} = module.exports;\n` +
+        "})(typeof window !== 'undefined' ? window : globalThis);\n";
+    fs.writeFileSync(path.join(root, 'resources', `${name}.js`), wrapped);
+}
 
 // The editor helpers shared by the node definitions (nodes/editor/*: plain browser scripts, no build
 // step), served at /resources/node-red-contrib-mqtt-wire/<file> beside topic.js.

@@ -1,7 +1,8 @@
 /*
- * Editor helpers shared by the mqtt-in and mqtt-out definitions (nodes/mqtt-in.html, nodes/mqtt-out.html):
+ * Editor helpers shared by the node definitions (nodes/mqtt-in.html, nodes/mqtt-out.html and, for the
+ * problem texts, nodes/broker-config.html): problems of the runtime's modules in the editor's language,
  * topic checks with the runtime's rules (window.MqttWireTopic, from resources/topic.js), the live problem
- * line under the topic field, the wiring-check panel, and the CSS of those forms.
+ * line under the topic field, the wiring-check panel, and the CSS of the mqtt-in and mqtt-out forms.
  *
  * Plain browser script, no build step: scripts/copy-assets.js copies it to resources/, and Node-RED
  * serves it at resources/node-red-contrib-mqtt-wire/mqtt-wire-editor.js. Each node's .html loads it, so
@@ -91,14 +92,23 @@
         return /^\$\([a-zA-Z_][a-zA-Z0-9_]*\)$/.test(v) || /^\$\{[a-zA-Z_][a-zA-Z0-9_]*\}$/.test(v);
     }
 
-    /** Localized text of a { code, text } problem from the topic module. */
-    function problemText(problem) {
-        var key = TOPIC_KEYS + problem.code;
-        var text = window.RED._(key);
-        if (!text || text === key || text.indexOf('broker-config.topic.') !== -1) {
+    /**
+     * The catalogue's text, under `keyPrefix` + code, of a { code, text, params? } problem from one of the
+     * runtime's modules; the module's own English text when the catalogue has none.
+     */
+    function localizedProblem(keyPrefix, problem) {
+        var key = keyPrefix + problem.code;
+        var text = window.RED._(key, problem.params);
+        var bareKey = key.slice(key.indexOf(':') + 1);
+        if (!text || text === key || text.indexOf(bareKey) !== -1) {
             return problem.text;
         }
         return text;
+    }
+
+    /** Localized text of a { code, text } problem from the topic module. */
+    function problemText(problem) {
+        return localizedProblem(TOPIC_KEYS, problem);
     }
 
     /** null if `value` is a valid topic of that kind ('filter' or 'name'), or cannot be checked; else the localized reason. */
@@ -249,6 +259,7 @@
     window.MqttWireEditor = {
         topicLib: topicLib,
         isEnvVar: isEnvVar,
+        localizedProblem: localizedProblem,
         problemText: problemText,
         topicProblem: topicProblem,
         validateTopic: validateTopic,

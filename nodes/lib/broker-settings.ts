@@ -1,10 +1,16 @@
 /**
  * Reads a broker-config node's properties (named as in Node-RED's core `mqtt-broker` node where the
- * meaning is the same) into what a connection needs. Pure: no Node-RED, no sockets.
+ * meaning is the same) into what a connection needs, and holds every rule about those properties:
+ * the runtime resolves them with these rules and the editor's broker dialog checks them with the same.
+ *
+ * This module imports nothing and uses nothing a browser lacks (URL, but no Buffer, no process): the
+ * editor loads its compiled output without a bundler, as window.MqttWireBrokerSettings
+ * (scripts/copy-assets.js builds resources/broker-settings.js from it).
  */
 export type BrokerMode = 'external' | 'embedded';
 export type BrokerProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
 export type ProtocolVersion = 4 | 5;
+export type DurableChoice = 'auto' | 'on' | 'off';
 
 export interface BrokerConfigProps {
     mode?: string;
@@ -70,8 +76,11 @@ export interface BrokerSettings {
 /** A week: long enough for a Node-RED that is down over a weekend to find its messages waiting. */
 export const DEFAULT_SESSION_EXPIRY = 7 * 24 * 3600;
 
-const DEFAULT_PORTS: Record<BrokerProtocol, number> = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };
-const SCHEMES: Record<string, BrokerProtocol> = {
+/** The port each protocol usually listens on: used when neither the Port field nor a URL gives one. */
+export const DEFAULT_PORTS: { readonly [protocol in BrokerProtocol]: number } = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };
+
+/** URL schemes a broker address may start with, and the protocol each one means. */
+export const SCHEMES: { readonly [scheme: string]: BrokerProtocol } = {
     mqtt: 'mqtt',
     tcp: 'mqtt',
     mqtts: 'mqtts',
@@ -81,53 +90,303 @@ const SCHEMES: Record<string, BrokerProtocol> = {
     wss: 'wss',
 };
 
-export class BrokerSettingsError extends Error {
-    override name = 'BrokerSettingsError';
+/** The host when the Broker field is empty: the embedded broker listens on this machine only. */
+export const DEFAULT_HOSTS: { readonly [mode in BrokerMode]: string } = { external: 'localhost', embedded: '127.0.0.1' };
+
+export const DEFAULT_WS_PATH = '/mqtt';
+
+/** What each check box means when a flow (a core node's, say) does not hold it. */
+export const FLAG_DEFAULTS = {
+    usetls: false,
+    verifyservercert: true,
+    cleansession: true,
+    autoConnect: true,
+    queueQoS0: false,
+} as const;
+export type FlagProperty = keyof typeof FLAG_DEFAULTS;
+
+export const DURABLE_CHOICES: readonly DurableChoice[] = ['auto', 'on', 'off'];
+/** What an empty durable-store choice means. */
+export const DEFAULT_DURABLE: DurableChoice = 'auto';
+
+export interface NumberRule {
+    /** The problem code, and the key of its text in the editor's catalogue (broker-config.validation.*). */
+    code: NumberProblemCode;
+    /** The property's name in the runtime's error text. */
+    what: string;
+    min: number;
+    max: number;
+    /** What an empty field means (for the port: with mqtt://; see DEFAULT_PORTS). */
+    fallback: number;
 }
 
-function flag(value: unknown, fallback: boolean): boolean {
-    if (value === undefined || value === null || value === '') return fallback;
+/** The properties that hold a whole number, each with its range and its meaning when empty. */
+export const NUMBER_RULES = {
+    port: { code: 'port', what: 'port', min: 1, max: 65535, fallback: DEFAULT_PORTS.mqtt },
+    keepalive: { code: 'keepalive', what: 'keep-alive', min: 0, max: 65535, fallback: 60 },
+    sessionExpiry: { code: 'session-expiry', what: 'session expiry', min: 0, max: 0xffffffff, fallback: DEFAULT_SESSION_EXPIRY },
+    reconnectDelay: { code: 'reconnect-delay', what: 'reconnect delay', min: 1, max: 3600, fallback: 1 },
+    reconnectDelayMax: { code: 'reconnect-delay-max', what: 'longest reconnect delay', min: 1, max: 86400, fallback: 30 },
+    maxInflight: { code: 'max-inflight', what: 'messages in flight', min: 1, max: 65535, fallback: 20 },
+    queueLimit: { code: 'queue-limit', what: 'queue limit', min: 1, max: 10000000, fallback: 10000 },
+} as const satisfies { [property: string]: NumberRule };
+export type NumberProperty = keyof typeof NUMBER_RULES;
+
+type NumberProblemCode = 'port' | 'keepalive' | 'session-expiry' | 'reconnect-delay' | 'reconnect-delay-max' | 'max-inflight' | 'queue-limit';
+export type SettingsProblemCode =
+    | NumberProblemCode
+    | 'reconnect-delay-order'
+    | 'durable'
+    | 'broker-scheme'
+    | 'broker-url'
+    | 'broker-empty'
+    | 'broker-space'
+    | 'embedded-url'
+    | 'wspath';
+
+export interface SettingsProblem {
+    /** Also the key of its text in the editor's catalogue (broker-config.validation.*). */
+    code: SettingsProblemCode;
+    /** In English, as the runtime reports it. */
+    text: string;
+    /** The values the text names, for a translation. */
+    params: { [name: string]: string | number };
+    /**
+     * True when the runtime copes with the value (it falls back to a default or completes it) and only
+     * the dialog asks for another; false when the runtime refuses to start with it.
+     */
+    advice: boolean;
+}
+
+export class BrokerSettingsError extends Error {
+    override name = 'BrokerSettingsError';
+    constructor(readonly problem: SettingsProblem) {
+        super(problem.text);
+    }
+}
+
+function refusal(code: SettingsProblemCode, text: string, params: SettingsProblem['params'] = {}): SettingsProblem {
+    return { code, text, params, advice: false };
+}
+
+function advice(code: SettingsProblemCode, text: string): SettingsProblem {
+    return { code, text, params: {}, advice: true };
+}
+
+function isEmpty(value: unknown): boolean {
+    return value === undefined || value === null || value === '';
+}
+
+export function readMode(value: unknown): BrokerMode {
+    return value === 'embedded' ? 'embedded' : 'external';
+}
+
+/** A check box property: true and 'true' are on; a property the flow lacks means its default. */
+export function readFlag(name: FlagProperty, value: unknown): boolean {
+    if (isEmpty(value)) return FLAG_DEFAULTS[name];
     return value === true || value === 'true';
 }
 
-function wholeNumber(value: unknown, what: string, min: number, max: number, fallback: number): number {
-    if (value === undefined || value === null || value === '') return fallback;
+/** The problem with a whole-number property; null when it is one in its range, or empty (its default). */
+export function numberProblem(name: NumberProperty, value: unknown): SettingsProblem | null {
+    if (isEmpty(value)) return null;
+    const rule: NumberRule = NUMBER_RULES[name];
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
-        throw new BrokerSettingsError(`${what} must be a whole number from ${min} to ${max}, not "${value}"`);
-    }
-    return n;
+    if (Number.isInteger(n) && n >= rule.min && n <= rule.max) return null;
+    return refusal(rule.code, `${rule.what} must be a whole number from ${rule.min} to ${rule.max}, not "${value}"`, {
+        min: rule.min,
+        max: rule.max,
+        value: String(value),
+    });
 }
 
-export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings {
-    const mode: BrokerMode = props.mode === 'embedded' ? 'embedded' : 'external';
-    let host = String(props.broker ?? '').trim() || (mode === 'embedded' ? '127.0.0.1' : 'localhost');
-    let protocol: BrokerProtocol | undefined = SCHEMES[String(props.protocol ?? '')];
-    let port: number | undefined;
-    let path = typeof props.wspath === 'string' ? props.wspath : '';
+/** The number a whole-number property holds, `fallback` when it is empty; throws when it is not one in range. */
+export function readNumber(name: NumberProperty, value: unknown, fallback: number = NUMBER_RULES[name].fallback): number {
+    const problem = numberProblem(name, value);
+    if (problem) throw new BrokerSettingsError(problem);
+    return isEmpty(value) ? fallback : Number(value);
+}
 
-    // A core flow may hold a whole URL in `broker` ("mqtts://host:8883", "ws://host/mqtt").
-    const urlMatch = /^([a-z]+):\/\//i.exec(host);
-    if (urlMatch) {
-        const scheme = SCHEMES[urlMatch[1].toLowerCase()];
-        if (!scheme) throw new BrokerSettingsError(`unknown scheme "${urlMatch[1]}" in broker "${host}"`);
-        let parsed: URL;
-        try {
-            parsed = new URL(host.replace(/^[a-z]+:/i, 'http:'));
-        } catch {
-            throw new BrokerSettingsError(`"${host}" is not a valid broker address`);
-        }
-        protocol = scheme;
-        host = parsed.hostname;
-        // A URL says all: without a port it means the scheme's default, whatever the Port field holds.
-        port = parsed.port ? Number(parsed.port) : DEFAULT_PORTS[scheme];
-        if (parsed.pathname && parsed.pathname !== '/') path = parsed.pathname;
+/**
+ * The longest reconnect delay may not be shorter than the first. Null when it is not, and when either
+ * is not a valid number (numberProblem reports that).
+ */
+export function reconnectOrderProblem(first: unknown, longest: unknown): SettingsProblem | null {
+    if (numberProblem('reconnectDelay', first) || numberProblem('reconnectDelayMax', longest)) return null;
+    const firstSeconds = readNumber('reconnectDelay', first);
+    const longestSeconds = readNumber('reconnectDelayMax', longest);
+    if (longestSeconds >= firstSeconds) return null;
+    return refusal(
+        'reconnect-delay-order',
+        `the longest reconnect delay (${longestSeconds} s) is shorter than the first (${firstSeconds} s)`,
+        { first: firstSeconds, max: longestSeconds },
+    );
+}
+
+/** The durable-store choice (empty means DEFAULT_DURABLE); null for anything else. */
+export function durableChoice(value: unknown): DurableChoice | null {
+    if (isEmpty(value)) return DEFAULT_DURABLE;
+    return (DURABLE_CHOICES as readonly unknown[]).includes(value) ? (value as DurableChoice) : null;
+}
+
+export function durableProblem(value: unknown): SettingsProblem | null {
+    return durableChoice(value) ? null : refusal('durable', `durable must be auto, on or off, not "${value}"`, { value: String(value) });
+}
+
+/** Whether the durable store is on: when chosen, or automatically when clean session is off. */
+export function isDurable(choice: unknown, clean: boolean): boolean {
+    const chosen = durableChoice(choice);
+    return chosen === 'on' || (chosen === 'auto' && !clean);
+}
+
+/** The protocol a scheme or a Protocol field names (as written, lower case), or null. */
+export function protocolOfScheme(scheme: unknown): BrokerProtocol | null {
+    const key = String(scheme ?? '');
+    return Object.prototype.hasOwnProperty.call(SCHEMES, key) ? SCHEMES[key] : null;
+}
+
+/** The protocol of the Protocol field, or in a core flow of its usetls check box. A URL in the Broker field overrides it. */
+export function fieldProtocol(props: Pick<BrokerConfigProps, 'protocol' | 'usetls'>): BrokerProtocol {
+    return protocolOfScheme(props.protocol) ?? (readFlag('usetls', props.usetls) ? 'mqtts' : 'mqtt');
+}
+
+export function usesTls(protocol: unknown): boolean {
+    return protocol === 'mqtts' || protocol === 'wss';
+}
+
+/** MQTT 5 only when asked for, and never for the embedded broker: aedes speaks MQTT 3.1.1 only. */
+export function readProtocolVersion(value: unknown, mode: BrokerMode): ProtocolVersion {
+    return mode === 'embedded' || Number(value ?? 4) !== 5 ? 4 : 5;
+}
+
+/** The session expiry interval is sent on MQTT 5 without a clean session only. */
+export function sendsSessionExpiry(settings: Pick<BrokerSettings, 'protocolVersion' | 'clean'>): boolean {
+    return settings.protocolVersion === 5 && !settings.clean;
+}
+
+const URL_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/** The scheme, in lower case, when the Broker field holds a URL ("mqtts://host:8883"); null for a plain host. */
+export function brokerUrlScheme(broker: unknown): string | null {
+    const match = URL_SCHEME.exec(String(broker ?? '').trim());
+    return match ? match[1].toLowerCase() : null;
+}
+
+export interface BrokerUrl {
+    protocol: BrokerProtocol;
+    host: string;
+    port: number;
+    /** '' when the URL has none. */
+    path: string;
+}
+
+/**
+ * A core flow may hold a whole URL in `broker` ("mqtts://host:8883", "ws://host/mqtt"). Null for a
+ * plain host; throws on an unknown scheme and on a URL that does not parse.
+ */
+export function parseBrokerUrl(broker: unknown): BrokerUrl | null {
+    const address = String(broker ?? '').trim();
+    const match = URL_SCHEME.exec(address);
+    if (!match) return null;
+    const protocol = protocolOfScheme(match[1].toLowerCase());
+    if (!protocol) {
+        throw new BrokerSettingsError(refusal('broker-scheme', `unknown scheme "${match[1]}" in broker "${address}"`, { scheme: match[1] }));
     }
-    if (!protocol) protocol = flag(props.usetls, false) ? 'mqtts' : 'mqtt';
+    let parsed: URL;
+    try {
+        parsed = new URL(address.replace(URL_SCHEME, 'http://'));
+    } catch {
+        throw new BrokerSettingsError(refusal('broker-url', `"${address}" is not a valid broker address`, { broker: address }));
+    }
+    return {
+        protocol,
+        host: parsed.hostname,
+        // A URL says all: without a port it means the scheme's default, whatever the Port field holds.
+        port: parsed.port ? Number(parsed.port) : DEFAULT_PORTS[protocol],
+        path: parsed.pathname && parsed.pathname !== '/' ? parsed.pathname : '',
+    };
+}
+
+/** What is wrong with the Broker field: the runtime's refusals first, then advice where the runtime copes. */
+export function brokerProblem(broker: unknown, mode: unknown): SettingsProblem | null {
+    const address = String(broker ?? '').trim();
+    if (address === '') return advice('broker-empty', 'enter the host name or address of the broker');
+    try {
+        parseBrokerUrl(address);
+    } catch (err) {
+        if (err instanceof BrokerSettingsError) return err.problem;
+        throw err;
+    }
+    if (readMode(mode) === 'embedded' && brokerUrlScheme(address)) {
+        return advice('embedded-url', 'an embedded broker listens on an address such as 127.0.0.1 or 0.0.0.0, not on a URL');
+    }
+    if (/\s/.test(address)) return advice('broker-space', 'a host name cannot contain spaces');
+    return null;
+}
+
+/** The runtime puts a '/' before a WebSocket path without one; the dialog asks for it. */
+export function wspathProblem(value: unknown): SettingsProblem | null {
+    if (isEmpty(value) || String(value).charAt(0) === '/') return null;
+    return advice('wspath', "the path must start with '/'");
+}
+
+/**
+ * What the broker dialog says about property `name`, given all the properties (the others decide
+ * whether it is read at all): a problem, or null.
+ */
+export function propertyProblem(name: string, props: BrokerConfigProps): SettingsProblem | null {
+    switch (name) {
+        case 'broker':
+            return brokerProblem(props.broker, props.mode);
+        case 'port':
+            return brokerUrlScheme(props.broker) ? null : numberProblem('port', props.port);
+        case 'wspath':
+            return wspathProblem(props.wspath);
+        case 'reconnectDelayMax':
+            return numberProblem('reconnectDelayMax', props.reconnectDelayMax) ?? reconnectOrderProblem(props.reconnectDelay, props.reconnectDelayMax);
+        case 'sessionExpiry':
+            return readFlag('cleansession', props.cleansession) ? null : numberProblem('sessionExpiry', props.sessionExpiry);
+        case 'durable':
+            return durableProblem(props.durable);
+        case 'keepalive':
+        case 'reconnectDelay':
+        case 'maxInflight':
+        case 'queueLimit':
+            return numberProblem(name, props[name]);
+        default:
+            return null;
+    }
+}
+
+/** The properties propertyProblem has something to say about. */
+export const CHECKED_PROPERTIES: readonly string[] = [
+    'broker',
+    'port',
+    'wspath',
+    'keepalive',
+    'sessionExpiry',
+    'reconnectDelay',
+    'reconnectDelayMax',
+    'maxInflight',
+    'queueLimit',
+    'durable',
+];
+
+export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings {
+    const mode = readMode(props.mode);
+    let host = String(props.broker ?? '').trim() || DEFAULT_HOSTS[mode];
+    let protocol = fieldProtocol(props);
+    let path = typeof props.wspath === 'string' ? props.wspath : '';
+    const url = parseBrokerUrl(host);
+    if (url) {
+        protocol = url.protocol;
+        host = url.host;
+        if (url.path) path = url.path;
+    }
     if (mode === 'embedded') protocol = 'mqtt';
-    if (port === undefined) port = wholeNumber(props.port, 'port', 1, 65535, DEFAULT_PORTS[protocol]);
+    const port = url ? url.port : readNumber('port', props.port, DEFAULT_PORTS[protocol]);
     if (protocol === 'ws' || protocol === 'wss') {
-        if (!path) path = '/mqtt';
+        if (!path) path = DEFAULT_WS_PATH;
         if (!path.startsWith('/')) path = '/' + path;
     } else {
         path = '';
@@ -140,17 +399,13 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
         host = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
     }
 
-    const version = Number(props.protocolVersion ?? 4);
-    // aedes speaks MQTT 3.1.1 only.
-    const protocolVersion: ProtocolVersion = mode === 'embedded' || version !== 5 ? 4 : 5;
-    const clean = flag(props.cleansession, true);
-    const reconnectDelay = wholeNumber(props.reconnectDelay, 'reconnect delay', 1, 3600, 1);
-    const reconnectDelayMax = wholeNumber(props.reconnectDelayMax, 'longest reconnect delay', 1, 86400, 30);
-    if (reconnectDelayMax < reconnectDelay) {
-        throw new BrokerSettingsError(`the longest reconnect delay (${reconnectDelayMax} s) is shorter than the first (${reconnectDelay} s)`);
-    }
-    const durableChoice = props.durable === undefined || props.durable === '' ? 'auto' : String(props.durable);
-    if (!['auto', 'on', 'off'].includes(durableChoice)) throw new BrokerSettingsError(`durable must be auto, on or off, not "${props.durable}"`);
+    const clean = readFlag('cleansession', props.cleansession);
+    const reconnectDelay = readNumber('reconnectDelay', props.reconnectDelay);
+    const reconnectDelayMax = readNumber('reconnectDelayMax', props.reconnectDelayMax);
+    const order = reconnectOrderProblem(props.reconnectDelay, props.reconnectDelayMax);
+    if (order) throw new BrokerSettingsError(order);
+    const durable = durableProblem(props.durable);
+    if (durable) throw new BrokerSettingsError(durable);
     const bracketedHost = host.includes(':') ? `[${host}]` : host;
     const address = `${bracketedHost}:${port}`;
     return {
@@ -162,19 +417,19 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
         url: `${protocol}://${address}${path}`,
         address,
         listenHost,
-        protocolVersion,
+        protocolVersion: readProtocolVersion(props.protocolVersion, mode),
         clientId: String(props.clientid ?? '').trim(),
-        keepalive: wholeNumber(props.keepalive, 'keep-alive', 0, 65535, 60),
+        keepalive: readNumber('keepalive', props.keepalive),
         clean,
-        autoConnect: flag(props.autoConnect, true),
-        verifyServerCert: flag(props.verifyservercert, true),
-        usesTls: protocol === 'mqtts' || protocol === 'wss',
-        sessionExpiry: clean ? 0 : wholeNumber(props.sessionExpiry, 'session expiry', 0, 0xffffffff, DEFAULT_SESSION_EXPIRY),
+        autoConnect: readFlag('autoConnect', props.autoConnect),
+        verifyServerCert: readFlag('verifyservercert', props.verifyservercert),
+        usesTls: usesTls(protocol),
+        sessionExpiry: clean ? 0 : readNumber('sessionExpiry', props.sessionExpiry),
         reconnectDelayMs: reconnectDelay * 1000,
         reconnectDelayMaxMs: reconnectDelayMax * 1000,
-        maxInflight: wholeNumber(props.maxInflight, 'messages in flight', 1, 65535, 20),
-        queueLimit: wholeNumber(props.queueLimit, 'queue limit', 1, 10000000, 10000),
-        queueQoS0: flag(props.queueQoS0, false),
-        durable: durableChoice === 'on' || (durableChoice === 'auto' && !clean),
+        maxInflight: readNumber('maxInflight', props.maxInflight),
+        queueLimit: readNumber('queueLimit', props.queueLimit),
+        queueQoS0: readFlag('queueQoS0', props.queueQoS0),
+        durable: isDurable(props.durable, clean),
     };
 }

@@ -104,6 +104,7 @@ test('the tarball holds the built package and no sources or tests', () => {
     assert.ok(has('dist/lib/topic.js'), 'dist/lib/topic.js missing');
     assert.ok(under('dist/icons/').some((e) => e.endsWith('.svg')), 'no icons under dist/icons/');
     assert.ok(has('resources/topic.js'), 'resources/topic.js missing');
+    assert.ok(has('resources/broker-settings.js'), 'resources/broker-settings.js missing');
     assert.ok(has('examples/embedded-broker-basic.json'), 'examples/embedded-broker-basic.json missing');
     assert.ok(has('package.json') && has('README.md'), 'package.json or README.md missing');
 
@@ -195,6 +196,13 @@ test('the editor resource and the catalogues are served', async () => {
     assert.equal(typeof window.MqttWireTopic?.checkTopicFilter, 'function', 'topic.js should define MqttWireTopic.checkTopicFilter');
     assert.equal(window.MqttWireTopic.checkTopicFilter('home/+/temperature'), null);
     assert.notEqual(window.MqttWireTopic.checkTopicFilter('home/#/x'), null);
+
+    const settingsJs = await nodeRed.request(`/resources/${PACKAGE_NAME}/broker-settings.js`);
+    assert.equal(settingsJs.status, 200, `GET /resources/${PACKAGE_NAME}/broker-settings.js`);
+    // A page has URL too; the broker dialog reads window.MqttWireBrokerSettings.
+    vm.runInNewContext(await settingsJs.text(), { window, URL });
+    assert.equal(window.MqttWireBrokerSettings?.propertyProblem('port', { port: '70000' })?.code, 'port');
+    assert.equal(window.MqttWireBrokerSettings.resolveBrokerSettings({ broker: 'mqtts://h' }).url, 'mqtts://h:8883');
 
     for (const lang of ['zh-CN', 'en-US']) {
         for (const type of NODE_TYPES) {

@@ -42,3 +42,17 @@ test('bad numbers are refused with the reason', () => {
     assert.throws(() => resolveBrokerSettings({ port: 'abc' }), BrokerSettingsError);
     assert.throws(() => resolveBrokerSettings({ keepalive: -1 }), /keep-alive/);
 });
+
+test('any scheme://... in broker is read as a URL, and only the known schemes are accepted', () => {
+    assert.throws(() => resolveBrokerSettings({ broker: 'mqtt+ssl://h' }), /unknown scheme "mqtt\+ssl"/);
+    assert.throws(() => resolveBrokerSettings({ broker: 'constructor://h' }), /unknown scheme "constructor"/);
+    assert.equal(resolveBrokerSettings({ broker: 'h', protocol: 'constructor' }).protocol, 'mqtt', 'a protocol that is not a scheme falls back to usetls');
+    assert.throws(() => resolveBrokerSettings({ broker: 'mqtt://h:99999' }), /is not a valid broker address/);
+});
+
+test('a refusal carries the problem the editor words from its catalogue', () => {
+    assert.throws(
+        () => resolveBrokerSettings({ reconnectDelay: '10', reconnectDelayMax: '5' }),
+        (err: unknown) => err instanceof BrokerSettingsError && err.problem.code === 'reconnect-delay-order' && err.problem.params.first === 10 && !err.problem.advice,
+    );
+});

@@ -73,7 +73,7 @@ test('resources/mqtt-wire-editor.js is built, parses, and holds the helpers the 
     assert.match(text, /window\.MqttWireEditor\s*=/);
 });
 
-test('the node definitions load the shared helpers and no longer define them', () => {
+test('the node definitions load the shared helpers and do not define them', () => {
     for (const type of ['mqtt-in', 'mqtt-out']) {
         const html = fs.readFileSync(path.join(root, 'nodes', `${type}.html`), 'utf8');
         const topicTag = html.indexOf('<script src="resources/node-red-contrib-mqtt-wire/topic.js"></script>');
