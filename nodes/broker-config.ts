@@ -4,7 +4,7 @@ import * as crypto from 'crypto';
 import type { IClientOptions } from 'mqtt';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
-import { BrokerConfigProps, BrokerSettings, resolveBrokerSettings } from './lib/broker-settings';
+import { BrokerConfigProps, BrokerSettings, resolveBrokerSettings, sendsSessionExpiry } from './lib/broker-settings';
 import { Connection, LinkStatus } from './lib/connection';
 import { EmbeddedBroker } from './lib/embedded-broker';
 import { durableStorePath, openDeliveryStore } from './lib/delivery/open-store';
@@ -107,7 +107,7 @@ export = function (RED: NodeAPI): void {
             clean: settings.clean,
             connectTimeout: 30000,
         };
-        if (settings.protocolVersion === 5 && !settings.clean) {
+        if (sendsSessionExpiry(settings)) {
             // Without it an MQTT 5 broker ends the session at the first disconnect.
             clientOptions.properties = { sessionExpiryInterval: settings.sessionExpiry };
         }
