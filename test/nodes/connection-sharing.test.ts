@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startMosquitto } from '../support/mosquitto';
-import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, waitForStatus, useRuntime } from '../support/node-red';
+import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, waitForStatus, waitForSubscribed, useRuntime } from '../support/node-red';
+import { subscribedOn } from '../support/subscriptions';
 import { freePort } from '../support/ports';
 
 const broker = useRuntime(() => startMosquitto({ extraConfig: ['log_type notice', 'log_type subscribe', 'log_type unsubscribe'] }));
@@ -34,6 +35,7 @@ test('two mqtt-in and one mqtt-out open one connection and one subscription to t
     await eventually(() => count(new RegExp(`^\\d+: ${id} \\d share/\\+/t$`)) >= 1, 'the SUBSCRIBE in the broker log');
     getNode('out').receive({ payload: 'once' });
     await eventually(() => got1.length === 1 && got2.length === 1, 'one message at each mqtt-in');
+    // Time for a duplicate, or a second connection or SUBSCRIBE, to show up if one were coming.
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(count(new RegExp(`New client connected from .* as ${id} `)), 1, 'one connection for three nodes');
     assert.equal(count(new RegExp(`^\\d+: ${id} \\d share/\\+/t$`)), 1, 'the filter is subscribed once');
@@ -52,8 +54,9 @@ test('a subscription shared by two nodes is removed only when the last one goes'
     const b = { filter: 'refs/#', qos: 1, deliver() {}, refused() {} };
     connection.subscribe(a);
     connection.subscribe(b);
-    await eventually(() => connection.brokerFilters.has('refs/#'), 'subscribed');
+    await subscribedOn(connection, 'refs/#');
     connection.unsubscribe(a);
+    // Time for an UNSUBSCRIBE to go out, if one were coming (there is no event for one that is not).
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(connection.brokerFilters.has('refs/#'), true, 'still subscribed for the second node');
     assert.equal(count(/ refs\/#$/), 1);
@@ -88,6 +91,7 @@ test('20 redeploys against Mosquitto leave no connection, socket or timer behind
     await loadFlow(sharedFlow(id));
     await waitForStatus('in1', (s) => s.fill === 'green', 'connected');
     await unloadFlow();
+    // The short-lived timers of that first deploy's close end on their own, with no event to wait for.
     await new Promise((r) => setTimeout(r, 300));
     const before = resources();
     for (let i = 0; i < 20; i++) {
@@ -111,6 +115,7 @@ test('20 redeploys of the embedded broker on the same port: each one listens aga
     await loadFlow(flow());
     await waitForStatus('in', (s) => s.fill === 'green', 'connected');
     await unloadFlow();
+    // The short-lived timers of that first deploy's close end on their own, with no event to wait for.
     await new Promise((r) => setTimeout(r, 300));
     const before = resources();
     for (let i = 0; i < 20; i++) {
@@ -118,7 +123,7 @@ test('20 redeploys of the embedded broker on the same port: each one listens aga
         const got: any[] = [];
         getNode('h').on('input', (m: any) => got.push(m));
         await waitForStatus('in', (s) => s.fill === 'green', `connected in deploy ${i}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await waitForSubscribed('b', 'e/#');
         getNode('out').receive({ payload: i });
         await eventually(() => got.length === 1, `message in deploy ${i}`);
         await unloadFlow();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startMosquitto, Mosquitto } from '../support/mosquitto';
-import { collect, eventually, externalBroker, helper, loadFlow, unloadFlow, waitForStatus } from '../support/node-red';
+import { collect, eventually, externalBroker, helper, loadFlow, unloadFlow, waitForStatus, waitForSubscribed } from '../support/node-red';
 
 let broker: Mosquitto;
 before(async () => {
@@ -22,7 +22,7 @@ test('smoke: out -> mosquitto -> in', async () => {
     ]);
     const got = collect('h');
     await waitForStatus('in', (s) => s.fill === 'green', 'in connected');
-    await new Promise((r) => setTimeout(r, 200));
+    await waitForSubscribed('b', 'a/+');
     helper.getNode('out').receive({ topic: 'a/b', payload: { x: 1 }, qos: 1 });
     await eventually(() => got.length === 1, 'one message');
     assert.deepEqual(got[0].payload, { x: 1 });

@@ -4,6 +4,7 @@
  * whole suite again with Node-RED 5 on Node.js 22).
  */
 import * as path from 'path';
+import { allSubscribedOn, subscribedOn } from './subscriptions';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 export const helper = require('node-red-node-test-helper');
@@ -97,6 +98,19 @@ export async function waitForStatus(nodeId: string, match: (status: NodeStatus) 
 export function lastStatus(nodeId: string): NodeStatus | undefined {
     const history = statusHistory(nodeId);
     return history[history.length - 1];
+}
+
+/** Resolves once the broker confirmed (SUBACK) the subscription of broker-config `brokerId` to `filter`. */
+export function waitForSubscribed(brokerId: string, filter: string, timeoutMs = 10000): Promise<void> {
+    return subscribedOn(getNode(brokerId).connection, filter, timeoutMs);
+}
+
+/**
+ * Resolves once the broker confirmed every filter broker-config `brokerId` subscribes to (at least
+ * one): for flows whose node filters the connection folds into fewer broker filters.
+ */
+export function waitForAllSubscribed(brokerId: string, timeoutMs = 10000): Promise<void> {
+    return allSubscribedOn(getNode(brokerId).connection, timeoutMs);
 }
 
 /**
