@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import * as mqtt from 'mqtt';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
 import { collect, embeddedBroker, eventually, externalBroker, getNode, loadFlow, unloadFlow, waitForStatus, waitForSubscribed, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { freePort } from '../support/shared/ports';
 
 const broker = useRuntime(() => startMosquitto());
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { startMosquitto } from '../support/mosquitto';
 import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, waitForStatus, waitForSubscribed, useRuntime } from '../support/node-red';
 import { subscribedOn } from '../support/subscriptions';
-import { freePort } from '../support/ports';
+import { freePort } from '../support/shared/ports';
 
 const broker = useRuntime(() => startMosquitto({ extraConfig: ['log_type notice', 'log_type subscribe', 'log_type unsubscribe'] }));
 
@@ -86,14 +86,22 @@ async function assertNothingLeft(before: Record<string, number>): Promise<void> 
     }
 }
 
-test('20 redeploys against Mosquitto leave no connection, socket or timer behind', async () => {
-    const id = `redeploy-${Date.now()}`;
-    await loadFlow(sharedFlow(id));
-    await waitForStatus('in1', (s) => s.fill === 'green', 'connected');
+/**
+ * Deploys the flow once (until `nodeId` is connected) and stops it, then counts the resources: what
+ * the runtime keeps from a first deploy is the baseline, not a leak.
+ */
+async function resourcesAfterOneDeploy(flow: FlowNode[], nodeId: string): Promise<Record<string, number>> {
+    await loadFlow(flow);
+    await waitForStatus(nodeId, (s) => s.fill === 'green', 'connected');
     await unloadFlow();
     // The short-lived timers of that first deploy's close end on their own, with no event to wait for.
     await new Promise((r) => setTimeout(r, 300));
-    const before = resources();
+    return resources();
+}
+
+test('20 redeploys against Mosquitto leave no connection, socket or timer behind', async () => {
+    const id = `redeploy-${Date.now()}`;
+    const before = await resourcesAfterOneDeploy(sharedFlow(id), 'in1');
     for (let i = 0; i < 20; i++) {
         await loadFlow(sharedFlow(id));
         await waitForStatus('in1', (s) => s.fill === 'green', `connected in deploy ${i}`);
@@ -112,12 +120,7 @@ test('20 redeploys of the embedded broker on the same port: each one listens aga
         { id: 'out', type: 'mqtt-out', broker: 'b', topic: 'e/1', qos: '1', retain: '' },
         { id: 'h', type: 'helper' },
     ];
-    await loadFlow(flow());
-    await waitForStatus('in', (s) => s.fill === 'green', 'connected');
-    await unloadFlow();
-    // The short-lived timers of that first deploy's close end on their own, with no event to wait for.
-    await new Promise((r) => setTimeout(r, 300));
-    const before = resources();
+    const before = await resourcesAfterOneDeploy(flow(), 'in');
     for (let i = 0; i < 20; i++) {
         await loadFlow(flow());
         const got: any[] = [];

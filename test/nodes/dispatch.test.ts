@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { topicMatches } from '../../dist/lib/topic';
 import { startMosquitto } from '../support/mosquitto';
 import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, waitForAllSubscribed, waitForStatus, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { freePort } from '../support/shared/ports';
 
 const broker = useRuntime(() => startMosquitto());
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { startMosquitto } from '../support/mosquitto';
 import { collect, embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, waitForStatus, waitForSubscribed, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { freePort } from '../support/shared/ports';
 
 const run = promisify(execFile);
 const broker = useRuntime(() => startMosquitto());

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import { test } from 'node:test';
 import * as mqttPacket from 'mqtt-packet';
 import { callsOn, collect, eventually, externalBroker, getNode, loadFlow, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { freePort } from '../support/shared/ports';
 
 useRuntime();
 

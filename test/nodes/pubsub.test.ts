@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { startMosquitto } from '../support/mosquitto';
 import * as mqtt from 'mqtt';
 import { collect, embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, waitForAllSubscribed, waitForStatus, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { freePort } from '../support/shared/ports';
 
 const broker = useRuntime(() => startMosquitto());
 
