@@ -7,16 +7,8 @@ const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { freePort, waitForPort } = require('./ports');
-
-function findMosquitto() {
-    if (process.env.MOSQUITTO_BIN) return process.env.MOSQUITTO_BIN;
-    for (const candidate of ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/usr/bin/mosquitto']) {
-        if (fs.existsSync(candidate)) return candidate;
-    }
-    const which = spawnSync('sh', ['-c', 'command -v mosquitto'], { encoding: 'utf8' });
-    return which.status === 0 ? which.stdout.trim() : '';
-}
+const { findMosquitto, loopbackConfig } = require('../../test/support/shared/mosquitto');
+const { freePort, waitForPort } = require('../../test/support/shared/ports');
 
 /**
  * @param {{ extraConfig?: string[] }} [options]
@@ -27,16 +19,7 @@ async function startMosquitto(options = {}) {
     if (!bin) throw new Error('mosquitto is not installed (apt-get install -y mosquitto)');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqtt-wire-bench-'));
     const port = await freePort();
-    const conf = [
-        `listener ${port} 127.0.0.1`,
-        'allow_anonymous true',
-        'persistence false',
-        'log_dest stderr',
-        'log_type error',
-        'log_type warning',
-        ...(process.getuid && process.getuid() === 0 ? ['user root'] : []),
-        ...(options.extraConfig || []),
-    ];
+    const conf = [...loopbackConfig(port), 'persistence false', ...(options.extraConfig || [])];
     const confFile = path.join(dir, 'mosquitto.conf');
     fs.writeFileSync(confFile, conf.join('\n') + '\n');
     let log = '';

@@ -101,6 +101,7 @@ async function crashRun(version: 4 | 5, durable: boolean, run: number): Promise<
             while (generated < MESSAGES) {
                 const due = Math.min(MESSAGES, Math.floor(((Date.now() - started) * RATE_PER_SECOND) / 1000));
                 while (generated < due) out.receive({ payload: String(++generated) });
+                // Paces the generator at RATE_PER_SECOND.
                 await sleep(5);
             }
         })();
@@ -108,6 +109,7 @@ async function crashRun(version: 4 | 5, durable: boolean, run: number): Promise<
             await eventually(() => generated >= at * MESSAGES, `${at * 100}% generated`, 60000);
             await mosquitto.kill();
             crashes.push({ at: Date.now() });
+            // The broker stays down for a second.
             await sleep(1000);
             backAt.push(Date.now());
             await mosquitto.start();

@@ -70,6 +70,16 @@ function assertDelivered(t: TestContext, witness: Witness, firstSends: Map<strin
     }
 }
 
+/** Waits until every message reached the witness, then checks that none failed, none was lost, and the send order. */
+async function finishDelivery(t: TestContext, witness: Witness, errors: string[], firstSends: Map<string, number[]>, prefix: string, n: number): Promise<void> {
+    await eventually(() => witness.distinct(`${prefix}/q1`) >= n && witness.distinct(`${prefix}/q2`) >= n, 'everything delivered', 90000);
+    // Time for duplicates to show up at the witness, if any were coming.
+    await new Promise((r) => setTimeout(r, 500));
+    await witness.stop();
+    assert.deepEqual(errors, []);
+    assertDelivered(t, witness, firstSends, prefix, n);
+}
+
 describe('a broker restarted twice while 10,000 messages at QoS 1 and 10,000 at QoS 2 go out', () => {
     for (const version of ['4', '5'] as const) {
         test(`MQTT ${version === '4' ? '3.1.1' : '5'}`, async (t) => {
@@ -90,14 +100,11 @@ describe('a broker restarted twice while 10,000 messages at QoS 1 and 10,000 at 
                 for (const at of [0.25, 0.6]) {
                     await eventually(() => total() >= at * 2 * n, `${at * 100}% delivered`, 60000);
                     await mosquitto.stop();
+                    // The broker stays down for a while, as a restarted one does.
                     await new Promise((r) => setTimeout(r, 500));
                     await mosquitto.start();
                 }
-                await eventually(() => witness.distinct(`${prefix}/q1`) >= n && witness.distinct(`${prefix}/q2`) >= n, 'everything delivered', 90000);
-                await new Promise((r) => setTimeout(r, 500));
-                await witness.stop();
-                assert.deepEqual(errors, []);
-                assertDelivered(t, witness, firstSends, prefix, n);
+                await finishDelivery(t, witness, errors, firstSends, prefix, n);
             } finally {
                 await mosquitto.dispose();
             }
@@ -125,6 +132,7 @@ test('links cut twice and once left dead (keep-alive notices): 5,000 at QoS 1 an
             await eventually(() => total() >= at * 2 * n, `${at * 100}% delivered`, 60000);
             if (fault === 'cut') {
                 proxy.cut();
+                // The link stays down for a while, as a real outage does.
                 await new Promise((r) => setTimeout(r, 300));
             } else {
                 // Nothing passes and nothing closes: only the keep-alive (2 s) can tell the link is dead.
@@ -133,11 +141,7 @@ test('links cut twice and once left dead (keep-alive notices): 5,000 at QoS 1 an
             }
             proxy.restore();
         }
-        await eventually(() => witness.distinct(`${prefix}/q1`) >= n && witness.distinct(`${prefix}/q2`) >= n, 'everything delivered', 90000);
-        await new Promise((r) => setTimeout(r, 500));
-        await witness.stop();
-        assert.deepEqual(errors, []);
-        assertDelivered(t, witness, firstSends, prefix, n);
+        await finishDelivery(t, witness, errors, firstSends, prefix, n);
     } finally {
         await proxy.stop();
         await mosquitto.dispose();
@@ -158,6 +162,7 @@ test('queue bound: over the bound each message gets node.error, the count is exa
         await waitForStatus('out', (s) => s.fill === 'red', 'broker unreachable');
         for (let i = 1; i <= 150; i++) getNode('out').receive({ payload: i });
         await eventually(() => errors.length === 50, '50 refusals');
+        // Time for a 51st refusal to show up, if one were coming.
         await new Promise((r) => setTimeout(r, 200));
         assert.equal(errors.length, 50);
         for (const e of errors) assert.match(e, /mqtt-out\.errors\.publish-failed/);

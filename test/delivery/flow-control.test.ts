@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as mqtt from 'mqtt';
 import { startMosquitto } from '../support/mosquitto';
-import { eventually, externalBroker, getNode, loadFlow, waitForStatus, useRuntime } from '../support/node-red';
+import { eventually, externalBroker, getNode, loadFlow, waitForStatus, waitForSubscribed, useRuntime } from '../support/node-red';
 import { Witness } from '../support/witness';
 
 const COUNT = 20000;
@@ -31,7 +31,7 @@ for (const version of ['4', '5'] as const) {
         let mostInFlight = 0;
         const sampler = setInterval(() => (mostInFlight = Math.max(mostInFlight, getNode('b').connection.delivery.inFlight)), 5);
         await waitForStatus('in', (s) => s.fill === 'green', 'connected');
-        await new Promise((r) => setTimeout(r, 200));
+        await waitForSubscribed('b', `relay/${id}/in`);
         const witness = await Witness.start(broker().port, `relay/${id}/out`, { qos: 2, protocolVersion: version === '5' ? 5 : 4 });
         const publisher = await mqtt.connectAsync(broker().url, { protocolVersion: version === '5' ? 5 : 4, clientId: `${id}-pub`, clean: false });
         // The publisher keeps its own window of 20 (Mosquitto's limit) so the input side loses nothing.
@@ -46,6 +46,7 @@ for (const version of ['4', '5'] as const) {
         await publisher.endAsync();
         const topic = `relay/${id}/out`;
         await eventually(() => witness.distinct(topic) >= COUNT || errors.length > 0, `${COUNT} relayed (have ${witness.distinct(topic)})`, 120000);
+        // Time for duplicates to show up at the witness, if any were coming.
         await new Promise((r) => setTimeout(r, 300));
         clearInterval(sampler);
         await witness.stop();

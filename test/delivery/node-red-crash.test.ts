@@ -103,6 +103,7 @@ test("SIGKILL part way through: the restarted runtime delivers the rest; QoS 2 e
         const lines = readLines(received);
         return distinct(lines, 'crash/q1') >= N && distinct(lines, 'crash/q2') >= N;
     }, 'all 20,000 delivered', 120000);
+    // Time for duplicates to show up, if any were coming.
     await new Promise((r) => setTimeout(r, 1000));
     await restarted.stop();
     await receiver.stop();

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as mqtt from 'mqtt';
 import { startMosquitto } from '../support/mosquitto';
-import { eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, waitForStatus, useRuntime } from '../support/node-red';
+import { eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, waitForStatus, waitForSubscribed, useRuntime } from '../support/node-red';
+import { subscribedOn } from '../support/subscriptions';
 
 const broker = useRuntime(() => startMosquitto({ extraConfig: ['log_type subscribe', 'log_type unsubscribe', 'max_queued_messages 5000'] }));
 
@@ -23,8 +24,7 @@ for (const version of ['4', '5'] as const) {
         const clientid = `receiver-${version}-${Date.now()}`;
         await loadFlow(receiver(clientid, version));
         await waitForStatus('in', (s) => s.fill === 'green', 'connected');
-        await eventually(() => getNode('b').connection.brokerFilters.has('down/+'), 'subscribed');
-        await new Promise((r) => setTimeout(r, 200));
+        await waitForSubscribed('b', 'down/+');
         await unloadFlow(); // Node-RED stops: the node closes without being removed
 
         const publisher = await mqtt.connectAsync(broker().url, { protocolVersion: 4 });
@@ -51,7 +51,7 @@ test('removing an mqtt-in node from the flow unsubscribes its filter at the brok
     connection.attach(user);
     const subscriber = { filter: 'removed/#', qos: 1, deliver() {}, refused() {} };
     connection.subscribe(subscriber);
-    await eventually(() => connection.brokerFilters.has('removed/#'), 'subscribed');
+    await subscribedOn(connection, 'removed/#');
     const unsubscribed = new RegExp(`^\\d+: ${clientId} removed/#$`, 'm');
     assert.doesNotMatch(broker().log, unsubscribed);
     connection.unsubscribe(subscriber, { now: true });
@@ -73,12 +73,12 @@ test('a filter the restarted flow no longer uses is unsubscribed once it is back
     ];
     try {
         await loadFlow(flow('old/#'));
-        await eventually(() => getNode('b').connection.brokerFilters.has('old/#'), 'old/# subscribed');
+        await waitForSubscribed('b', 'old/#');
         await unloadFlow(); // stopped, not removed: the broker keeps old/#
         const unsubscribedOld = new RegExp(`^\\d+: ${clientid} old/#$`, 'm');
         assert.doesNotMatch(broker().log, unsubscribedOld);
         await loadFlow(flow('new/#')); // the flow was edited while Node-RED was down
-        await eventually(() => getNode('b').connection.brokerFilters.has('new/#'), 'new/# subscribed');
+        await waitForSubscribed('b', 'new/#');
         await eventually(() => unsubscribedOld.test(broker().log), 'old/# unsubscribed at the broker');
         assert.deepEqual([...getNode('b').connection.brokerFilters.keys()], ['new/#']);
     } finally {

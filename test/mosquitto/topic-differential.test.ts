@@ -215,11 +215,15 @@ class RawClient {
     private wake: (() => void) | null = null;
     closed = false;
     onPublish: ((packet: Packet) => void) | null = null;
+    /** Resolves when the socket has closed. */
+    readonly gone: Promise<void>;
+    private markGone!: () => void;
 
     private constructor(
         private readonly socket: net.Socket,
         readonly version: Version,
     ) {
+        this.gone = new Promise((resolve) => (this.markGone = resolve));
         const parser = mqttPacket.parser({ protocolVersion: version });
         parser.on('packet', (packet) => {
             if (packet.cmd === 'publish' && this.onPublish) this.onPublish(packet);
@@ -232,6 +236,7 @@ class RawClient {
         socket.on('close', () => {
             this.closed = true;
             this.wake?.();
+            this.markGone();
         });
     }
 
@@ -450,12 +455,34 @@ describe('topic rules against Mosquitto', { timeout: 60000 }, () => {
             const delivered: Array<Set<number>> = names.map(() => new Set<number>());
             const duplicates: string[] = [];
             let sentinels = 0;
+            let sentinelCame = (): void => undefined;
+            /** Resolves once `batch` sentinels have come back, the subscriber's link has closed, or 10 s have passed. */
+            const sentinelsBack = (batch: number): Promise<void> =>
+                new Promise((resolve) => {
+                    let settled = false;
+                    const finish = (): void => {
+                        if (settled) return;
+                        settled = true;
+                        clearTimeout(timer);
+                        sentinelCame = () => undefined;
+                        resolve();
+                    };
+                    const timer = setTimeout(finish, 10000);
+                    sentinelCame = () => {
+                        if (sentinels >= batch) finish();
+                    };
+                    void subscriber.gone.then(finish);
+                    sentinelCame();
+                });
             subscriber.onPublish = (p) => {
                 const body = p.payload?.toString() ?? '';
                 const ids = p.properties?.subscriptionIdentifier;
                 const list = ids === undefined ? [] : Array.isArray(ids) ? ids : [ids];
                 if (body === 'end') {
-                    if (list.includes(SENTINEL)) sentinels++;
+                    if (list.includes(SENTINEL)) {
+                        sentinels++;
+                        sentinelCame();
+                    }
                     return;
                 }
                 const index = /^\d+$/.test(body) ? Number(body) : -1;
@@ -490,8 +517,7 @@ describe('topic rules against Mosquitto', { timeout: 60000 }, () => {
                     publisher.send(encode({ cmd: 'publish', qos: 0, topic: names[i], payload: Buffer.from(String(i)) }, names[i], 5));
                 }
                 publisher.send(encode({ cmd: 'publish', qos: 0, topic: 'sentinel-topic', payload: Buffer.from('end') }, 'sentinel-topic', 5));
-                const deadline = Date.now() + 10000;
-                while (sentinels < batch && Date.now() < deadline && !subscriber.closed) await new Promise((r) => setTimeout(r, 2));
+                await sentinelsBack(batch);
                 assert.equal(sentinels, batch, `the sentinel of batch ${batch} did not come back${SEEDED}`);
             }
             assert.deepEqual(duplicates.slice(0, 10), [], `${duplicates.length} duplicate deliveries${SEEDED}`);

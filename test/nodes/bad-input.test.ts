@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import * as mqtt from 'mqtt';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
-import { collect, embeddedBroker, eventually, externalBroker, getNode, loadFlow, unloadFlow, waitForStatus, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { collect, embeddedBroker, eventually, externalBroker, getNode, loadFlow, unloadFlow, waitForStatus, waitForSubscribed, useRuntime } from '../support/node-red';
+import { freePort } from '../support/shared/ports';
 
 const broker = useRuntime(() => startMosquitto());
 
@@ -48,7 +48,7 @@ describe('mqtt-out refuses what it cannot publish, and goes on working', () => {
         const got = collect('h');
         const errors = errorsOf('out');
         await waitForStatus('in', (s) => s.fill === 'green', 'connected');
-        await new Promise((r) => setTimeout(r, 150));
+        await waitForSubscribed('b', '#');
         const circular: Record<string, unknown> = { topic: 'ok' };
         circular.payload = circular;
         const all: [string, Record<string, unknown>, RegExp][] = [...cases, ['a circular object as payload', circular, /mqtt-out\.errors\.payload/]];

@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startMosquitto } from '../support/mosquitto';
-import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, waitForStatus, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, waitForStatus, waitForSubscribed, useRuntime } from '../support/node-red';
+import { subscribedOn } from '../support/subscriptions';
+import { freePort } from '../support/shared/ports';
 
 const broker = useRuntime(() => startMosquitto({ extraConfig: ['log_type notice', 'log_type subscribe', 'log_type unsubscribe'] }));
 
@@ -34,6 +35,7 @@ test('two mqtt-in and one mqtt-out open one connection and one subscription to t
     await eventually(() => count(new RegExp(`^\\d+: ${id} \\d share/\\+/t$`)) >= 1, 'the SUBSCRIBE in the broker log');
     getNode('out').receive({ payload: 'once' });
     await eventually(() => got1.length === 1 && got2.length === 1, 'one message at each mqtt-in');
+    // Time for a duplicate, or a second connection or SUBSCRIBE, to show up if one were coming.
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(count(new RegExp(`New client connected from .* as ${id} `)), 1, 'one connection for three nodes');
     assert.equal(count(new RegExp(`^\\d+: ${id} \\d share/\\+/t$`)), 1, 'the filter is subscribed once');
@@ -52,8 +54,9 @@ test('a subscription shared by two nodes is removed only when the last one goes'
     const b = { filter: 'refs/#', qos: 1, deliver() {}, refused() {} };
     connection.subscribe(a);
     connection.subscribe(b);
-    await eventually(() => connection.brokerFilters.has('refs/#'), 'subscribed');
+    await subscribedOn(connection, 'refs/#');
     connection.unsubscribe(a);
+    // Time for an UNSUBSCRIBE to go out, if one were coming (there is no event for one that is not).
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(connection.brokerFilters.has('refs/#'), true, 'still subscribed for the second node');
     assert.equal(count(/ refs\/#$/), 1);
@@ -83,13 +86,22 @@ async function assertNothingLeft(before: Record<string, number>): Promise<void> 
     }
 }
 
+/**
+ * Deploys the flow once (until `nodeId` is connected) and stops it, then counts the resources: what
+ * the runtime keeps from a first deploy is the baseline, not a leak.
+ */
+async function resourcesAfterOneDeploy(flow: FlowNode[], nodeId: string): Promise<Record<string, number>> {
+    await loadFlow(flow);
+    await waitForStatus(nodeId, (s) => s.fill === 'green', 'connected');
+    await unloadFlow();
+    // The short-lived timers of that first deploy's close end on their own, with no event to wait for.
+    await new Promise((r) => setTimeout(r, 300));
+    return resources();
+}
+
 test('20 redeploys against Mosquitto leave no connection, socket or timer behind', async () => {
     const id = `redeploy-${Date.now()}`;
-    await loadFlow(sharedFlow(id));
-    await waitForStatus('in1', (s) => s.fill === 'green', 'connected');
-    await unloadFlow();
-    await new Promise((r) => setTimeout(r, 300));
-    const before = resources();
+    const before = await resourcesAfterOneDeploy(sharedFlow(id), 'in1');
     for (let i = 0; i < 20; i++) {
         await loadFlow(sharedFlow(id));
         await waitForStatus('in1', (s) => s.fill === 'green', `connected in deploy ${i}`);
@@ -108,17 +120,13 @@ test('20 redeploys of the embedded broker on the same port: each one listens aga
         { id: 'out', type: 'mqtt-out', broker: 'b', topic: 'e/1', qos: '1', retain: '' },
         { id: 'h', type: 'helper' },
     ];
-    await loadFlow(flow());
-    await waitForStatus('in', (s) => s.fill === 'green', 'connected');
-    await unloadFlow();
-    await new Promise((r) => setTimeout(r, 300));
-    const before = resources();
+    const before = await resourcesAfterOneDeploy(flow(), 'in');
     for (let i = 0; i < 20; i++) {
         await loadFlow(flow());
         const got: any[] = [];
         getNode('h').on('input', (m: any) => got.push(m));
         await waitForStatus('in', (s) => s.fill === 'green', `connected in deploy ${i}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await waitForSubscribed('b', 'e/#');
         getNode('out').receive({ payload: i });
         await eventually(() => got.length === 1, `message in deploy ${i}`);
         await unloadFlow();

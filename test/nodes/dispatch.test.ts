@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { topicMatches } from '../../dist/lib/topic';
 import { startMosquitto } from '../support/mosquitto';
-import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, waitForStatus, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, waitForAllSubscribed, waitForStatus, useRuntime } from '../support/node-red';
+import { freePort } from '../support/shared/ports';
 
 const broker = useRuntime(() => startMosquitto());
 
@@ -50,11 +50,12 @@ async function dispatchCase(nodes: number, broker: FlowNode): Promise<void> {
     const connection = getNode('b').connection;
     const distinct = new Set(Array.from({ length: nodes }, (_, i) => filterFor(i)));
     await eventually(() => connection.brokerFilters.size > 0 && connection.brokerFilters.size <= distinct.size, 'subscriptions');
-    await new Promise((r) => setTimeout(r, 300));
+    await waitForAllSubscribed('b');
     for (const topic of TOPICS) getNode('out').receive({ topic, payload: topic });
     const expected = Array.from({ length: nodes }, (_, i) => TOPICS.filter((t) => topicMatches(filterFor(i), t)).length);
     const expectedTotal = expected.reduce((a, b) => a + b, 0);
     await eventually(() => total >= expectedTotal, `${expectedTotal} deliveries`, 20000);
+    // Time for duplicates to show up, if any were coming.
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(total, expectedTotal, 'no duplicates in total');
     for (let i = 0; i < nodes; i++) assert.equal(counts[i], expected[i], `node ${i} on "${filterFor(i)}"`);

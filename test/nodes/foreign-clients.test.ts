@@ -5,8 +5,8 @@ import { execFile, spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { startMosquitto } from '../support/mosquitto';
-import { collect, embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, waitForStatus, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { collect, embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, waitForStatus, waitForSubscribed, useRuntime } from '../support/node-red';
+import { freePort } from '../support/shared/ports';
 
 const run = promisify(execFile);
 const broker = useRuntime(() => startMosquitto());
@@ -18,9 +18,10 @@ for (const kind of ['mosquitto', 'embedded']) {
         await loadFlow([b, { id: 'in', type: 'mqtt-in', broker: 'b', topic: '家/客厅/+', qos: '2', datatype: 'auto-detect', wires: [['h']] }, { id: 'h', type: 'helper' }]);
         const got = collect('h');
         await waitForStatus('in', (s) => s.fill === 'green', 'connected');
-        await new Promise((r) => setTimeout(r, 150));
+        await waitForSubscribed('b', '家/客厅/+');
         await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '2', '-t', '家/客厅/温度', '-m', '{"temp":21.5}']);
         await eventually(() => got.length === 1, 'the message from mosquitto_pub');
+        // Time for a second copy to show up, if one were coming.
         await new Promise((r) => setTimeout(r, 200));
         assert.equal(got.length, 1);
         assert.deepEqual(got[0].payload, { temp: 21.5 });

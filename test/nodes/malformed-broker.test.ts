@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { test } from 'node:test';
 import * as mqttPacket from 'mqtt-packet';
-import { collect, eventually, externalBroker, getNode, loadFlow, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { callsOn, collect, eventually, externalBroker, getNode, loadFlow, useRuntime } from '../support/node-red';
+import { freePort } from '../support/shared/ports';
 
 useRuntime();
 
@@ -102,8 +102,7 @@ async function startFlow(broker: FakeBroker): Promise<{ got: any[]; reasons: str
 
 /** What broker-config 'b' logged with node.warn (its reasons, in words: RED._ of the test helper returns the key, so the English fallback is used). */
 function warningsOf(nodeId: string): string[] {
-    const node = getNode(nodeId);
-    return (node.warn.getCalls?.() ?? []).filter((call: any) => call.thisValue === node).map((call: any) => String(call.args[0]));
+    return callsOn(nodeId, 'warn').map(([text]) => String(text));
 }
 
 const cases: [string, () => Buffer, string][] = [

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startMosquitto } from '../support/mosquitto';
 import * as mqtt from 'mqtt';
-import { collect, embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, waitForStatus, useRuntime } from '../support/node-red';
-import { freePort } from '../support/ports';
+import { collect, embeddedBroker, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, waitForAllSubscribed, waitForStatus, useRuntime } from '../support/node-red';
+import { freePort } from '../support/shared/ports';
 
 const broker = useRuntime(() => startMosquitto());
 
@@ -19,15 +19,16 @@ async function brokerNode(kind: BrokerKind, extra: Record<string, unknown> = {})
 
 /**
  * Loads the flow, starts collecting what the helper nodes receive (before anything can arrive), and
- * waits until every listed node shows a connected status and the subscriptions settle.
+ * waits until every listed node shows a connected status and the broker confirmed the subscriptions.
  */
 async function start(flow: FlowNode[], connected: string[]): Promise<Record<string, any[]>> {
     await loadFlow(flow);
     const received: Record<string, any[]> = {};
     for (const n of flow) if (n.type === 'helper') received[n.id] = collect(n.id);
     for (const id of connected) await waitForStatus(id, (s) => s.fill === 'green', `${id} connected`);
-    // The SUBSCRIBE goes out on the next tick after connecting; give the SUBACK a moment.
-    await new Promise((r) => setTimeout(r, 150));
+    for (const b of flow) {
+        if (b.type === 'broker-config' && flow.some((n) => n.type === 'mqtt-in' && n.broker === b.id)) await waitForAllSubscribed(b.id);
+    }
     return received;
 }
 
@@ -112,6 +113,7 @@ for (const kind of ['mosquitto', 'embedded'] as BrokerKind[]) {
             const received = topics.map((_, i) => got[`h${i}`]);
             topics.forEach((topic) => getNode('out').receive({ topic, payload: `to ${topic}` }));
             await eventually(() => received.every((r) => r.length >= 1), 'every topic');
+            // Time for a second copy to show up, if one were coming.
             await new Promise((r) => setTimeout(r, 100));
             topics.forEach((topic, i) => {
                 assert.equal(received[i].length, 1, `exactly one message on "${topic}"`);
@@ -144,6 +146,7 @@ for (const kind of ['mosquitto', 'embedded'] as BrokerKind[]) {
             for (const [name, payload] of cases) getNode('out').receive({ topic: `p/${name}`, payload });
             // Under 'json' only the object, array, number and boolean parse; the rest are errors.
             await eventually(() => datatypes.every((d) => got[d].length >= (d === 'json' ? 4 : cases.length)), 'all conversions');
+            // Time for anything more to show up, if anything were coming.
             await new Promise((r) => setTimeout(r, 100));
             const byTopic = (d: string) => Object.fromEntries(got[d].map((m) => [m.topic.slice(2), m.payload]));
             const bytes = byTopic('buffer');

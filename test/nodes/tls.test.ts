@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
-import { allNodes, eventually, FlowNode, getNode, helper, unloadFlow, waitForStatus } from '../support/node-red';
+import { allNodes, callsOn, eventually, FlowNode, getNode, helper, unloadFlow, waitForStatus, waitForSubscribed } from '../support/node-red';
 
 let dir: string;
 let mosquitto: Mosquitto;
@@ -51,9 +51,7 @@ test('without a tls-config node the certificate is verified: an unknown CA is re
 
 test('turning verification off is explicit: it connects and says so in the log', async () => {
     await load([tlsBroker({ verifyservercert: false }), { id: 'out', type: 'mqtt-out', broker: 'b', topic: 't', qos: '0', retain: '' }]);
-    const warnings: string[] = [];
-    const b = getNode('b');
-    for (const call of b.warn.getCalls?.() ?? []) warnings.push(String(call.args[0]));
+    const warnings = callsOn('b', 'warn').map(([text]) => String(text));
     await waitForStatus('out', (s) => s.fill === 'green', 'connected');
     assert.ok(warnings.some((w) => /tls-verify-off|verification is turned off/.test(w)), `warned: ${warnings.join(' | ')}`);
 });
@@ -69,7 +67,7 @@ test('a tls-config node with the CA: connects, verifies, and messages flow', asy
     const got: any[] = [];
     getNode('h').on('input', (msg: any) => got.push(msg));
     await waitForStatus('in', (s) => s.fill === 'green', 'connected over TLS');
-    await eventually(() => getNode('b').connection.brokerFilters.has('secure/#'), 'subscribed');
+    await waitForSubscribed('b', 'secure/#');
     getNode('out').receive({ payload: 'over tls' });
     await eventually(() => got.length === 1, 'the message');
     assert.equal(got[0].payload, 'over tls');

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { after, before, test } from 'node:test';
 import * as mqtt from 'mqtt';
-import { freePort } from '../support/ports';
+import { freePort } from '../support/shared/ports';
 import { defaultNodeRedPath, NodeRedProcess, PACKAGE_NAME, PACKAGE_ROOT, startNodeRed } from '../support/node-red-process';
 
 const NODE_TYPES = ['broker-config', 'mqtt-in', 'mqtt-out'];

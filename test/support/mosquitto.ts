@@ -1,8 +1,9 @@
-import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { freePort, waitForPort } from './ports';
+import { findMosquitto, loopbackConfig } from './shared/mosquitto';
+import { freePort, waitForPort } from './shared/ports';
 
 /**
  * A real Mosquitto broker that a test starts on a free loopback port, and may stop, kill and
@@ -16,16 +17,7 @@ export interface MosquittoOptions {
     extraConfig?: string[];
 }
 
-export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN || findMosquitto();
-
-function findMosquitto(): string {
-    for (const candidate of ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', '/usr/bin/mosquitto']) {
-        if (fs.existsSync(candidate)) return candidate;
-    }
-    const which = spawnSync('sh', ['-c', 'command -v mosquitto'], { encoding: 'utf8' });
-    if (which.status === 0 && which.stdout.trim()) return which.stdout.trim();
-    return '';
-}
+export const MOSQUITTO_BIN = findMosquitto();
 
 // A test process that ends without its after() hooks (process.exit, a failed assertion in a
 // script) must not leave its brokers running.
@@ -57,17 +49,10 @@ export class Mosquitto {
         if (this.child) throw new Error('mosquitto already running');
         if (this.port === 0) this.port = await freePort();
         const conf = [
-            `listener ${this.port} 127.0.0.1`,
-            'allow_anonymous true',
+            ...loopbackConfig(this.port),
             'sys_interval 1',
             `persistence ${this.options.persistence ? 'true' : 'false'}`,
             `persistence_location ${this.dir}/`,
-            'log_dest stderr',
-            'log_type error',
-            'log_type warning',
-            // Run as root (as CI does), Mosquitto would switch to the 'mosquitto' user, which cannot
-            // read this private temporary directory.
-            ...(process.getuid?.() === 0 ? ['user root'] : []),
             ...(this.options.extraConfig ?? []),
         ];
         const confFile = path.join(this.dir, 'mosquitto.conf');

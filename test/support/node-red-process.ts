@@ -11,7 +11,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { freePort } from './ports';
+import { freePort } from './shared/ports';
 
 export const PACKAGE_NAME = 'node-red-contrib-mqtt-wire';
 /** The repo root: the package as the working tree has it (dist/ must be built). */

@@ -4,6 +4,7 @@
  * whole suite again with Node-RED 5 on Node.js 22).
  */
 import * as path from 'path';
+import { allSubscribedOn, subscribedOn } from './subscriptions';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 export const helper = require('node-red-node-test-helper');
@@ -62,28 +63,54 @@ export function collect(helperId: string): any[] {
     return received;
 }
 
-/** Waits for a node's status to reach a fill colour (the status call is spied on by the helper). */
-export async function waitForStatus(nodeId: string, match: (status: { fill?: string; shape?: string; text?: string }) => boolean, what: string, timeoutMs = 10000): Promise<{ fill?: string; text?: string }> {
-    const node = getNode(nodeId);
-    let found: any;
+export interface NodeStatus {
+    fill?: string;
+    shape?: string;
+    text?: string;
+}
+
+/**
+ * The arguments of each call of a Node method (status, warn, error, ...) made on this node since its
+ * flow loaded, oldest first. The test helper spies on the Node prototype, so the spy holds the calls
+ * of every node: keep those made on this one.
+ */
+export function callsOn<A extends unknown[] = unknown[]>(nodeId: string, method: string): A[] {
+    const calls: { thisValue: { id?: string } | undefined; args: A }[] = getNode(nodeId)[method].getCalls?.() ?? [];
+    return calls.filter((call) => call.thisValue?.id === nodeId).map((call) => call.args);
+}
+
+/** The statuses the node has shown since its flow loaded, oldest first. */
+export function statusHistory(nodeId: string): NodeStatus[] {
+    return callsOn<[NodeStatus]>(nodeId, 'status').map(([status]) => status);
+}
+
+/** Waits until the node has shown a status that matches; resolves with the latest such status. */
+export async function waitForStatus(nodeId: string, match: (status: NodeStatus) => boolean, what: string, timeoutMs = 10000): Promise<NodeStatus> {
+    let found: NodeStatus | undefined;
     await eventually(() => {
-        const calls = node.status.getCalls?.() ?? [];
-        for (let i = calls.length - 1; i >= 0; i--) {
-            if (match(calls[i].args[0])) {
-                found = calls[i].args[0];
-                return true;
-            }
-        }
-        return false;
+        found = statusHistory(nodeId).reverse().find(match);
+        return found !== undefined;
     }, what, timeoutMs);
-    return found;
+    return found as NodeStatus;
 }
 
 /** The node's latest status. */
-export function lastStatus(nodeId: string): { fill?: string; shape?: string; text?: string } | undefined {
-    const node = getNode(nodeId);
-    const calls = node.status.getCalls?.() ?? [];
-    return calls.length ? calls[calls.length - 1].args[0] : undefined;
+export function lastStatus(nodeId: string): NodeStatus | undefined {
+    const history = statusHistory(nodeId);
+    return history[history.length - 1];
+}
+
+/** Resolves once the broker confirmed (SUBACK) the subscription of broker-config `brokerId` to `filter`. */
+export function waitForSubscribed(brokerId: string, filter: string, timeoutMs = 10000): Promise<void> {
+    return subscribedOn(getNode(brokerId).connection, filter, timeoutMs);
+}
+
+/**
+ * Resolves once the broker confirmed every filter broker-config `brokerId` subscribes to (at least
+ * one): for flows whose node filters the connection folds into fewer broker filters.
+ */
+export function waitForAllSubscribed(brokerId: string, timeoutMs = 10000): Promise<void> {
+    return allSubscribedOn(getNode(brokerId).connection, timeoutMs);
 }
 
 /**

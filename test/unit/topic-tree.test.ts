@@ -2,19 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { TopicTree } from '../../dist/lib/topic-tree';
 import { checkTopicFilter, topicMatches } from '../../dist/lib/topic';
-
-/** Every sequence of 1..maxLevels levels drawn from `alphabet`, joined with '/', but the empty string. */
-function allTopics(alphabet: readonly string[], maxLevels: number): string[] {
-    const out: string[] = [];
-    let layer: string[] = [''];
-    for (let depth = 1; depth <= maxLevels; depth++) {
-        const next: string[] = [];
-        for (const prefix of layer) for (const level of alphabet) next.push(depth === 1 ? level : prefix + '/' + level);
-        out.push(...next.filter((t) => t !== ''));
-        layer = next;
-    }
-    return out;
-}
+import { allTopics } from '../support/topics';
 
 /** The (value, filter) pairs the tree visits for `topic`, as sorted strings; fails on a duplicate. */
 function visited<T>(tree: TopicTree<T>, topic: string): string[] {

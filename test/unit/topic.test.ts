@@ -11,6 +11,7 @@ import {
     TOPIC_PROBLEM_TEXT,
     TopicProblemCode,
 } from '../../dist/lib/topic';
+import { allTopics } from '../support/topics';
 
 // Rule ids are MQTT 5.0's (section 4.7 Topic Names and Topic Filters, 4.8.2 Shared Subscriptions,
 // 1.5.4 UTF-8 Encoded String); "4.7.1.2 example" means a non-normative example of that section.
@@ -280,19 +281,6 @@ describe('parseSharedSubscription', () => {
         }
     });
 });
-
-/** Every sequence of 1..maxLevels levels drawn from `alphabet`, joined with '/'. */
-function allTopics(alphabet: readonly string[], maxLevels: number): string[] {
-    const out: string[] = [];
-    let layer: string[] = [''];
-    for (let depth = 1; depth <= maxLevels; depth++) {
-        const next: string[] = [];
-        for (const prefix of layer) for (const level of alphabet) next.push(depth === 1 ? level : prefix + '/' + level);
-        out.push(...next.filter((t) => t !== '' || depth > 1));
-        layer = next;
-    }
-    return out;
-}
 
 describe('filterCovers', () => {
     const cases: Array<[string, string, boolean, string]> = [

@@ -1,21 +1,33 @@
 'use strict';
-/** Loopback port helpers for the benchmark (kept apart from the compiled test support on purpose). */
+/**
+ * Loopback port helpers, shared by the tests and the benchmark: plain CommonJS so that bench/ can
+ * require it without the compiled tests.
+ */
 const net = require('net');
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it). */
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it).
+ * @returns {Promise<number>}
+ */
 function freePort() {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
         server.unref();
         server.on('error', reject);
         server.listen(0, '127.0.0.1', () => {
-            const { port } = server.address();
+            const { port } = /** @type {net.AddressInfo} */ (server.address());
             server.close(() => resolve(port));
         });
     });
 }
 
-/** Resolves once something accepts TCP connections on 127.0.0.1:port; rejects after timeoutMs. */
+/**
+ * Resolves once something accepts TCP connections on 127.0.0.1:port; rejects after timeoutMs. It
+ * tries again every 50 ms: a port opened by another process sends no event.
+ * @param {number} port
+ * @param {number} [timeoutMs]
+ * @returns {Promise<void>}
+ */
 async function waitForPort(port, timeoutMs = 10000) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
