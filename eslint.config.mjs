@@ -17,6 +17,8 @@ export default tseslint.config(
             // CommonJS requires of the compiled nodes in tests and of Node-RED's test helper.
             '@typescript-eslint/no-require-imports': 'off',
             '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+            // A node's constructor names its `this` as `node`, as Node-RED's own nodes do.
+            '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['node'] }],
         },
     },
     {

@@ -424,7 +424,7 @@ function report({ configs, directs, o, mosquitto, fsync, filesystem, variantReas
             lost: sum('missing'),
             duplicates: sum('duplicates'),
             errors: rs.flatMap((r) => r.errors || []).slice(0, 20),
-            store: durableRounds.length
+            storeStats: durableRounds.length
                 ? {
                       syncMethod: durableRounds[0].store.syncMethod,
                       syncIncoming: durableRounds[0].store.syncIncoming,

@@ -52,20 +52,18 @@ export interface ConnectionOptions {
     describePrepareError?: (err: unknown) => Reason;
 }
 
-export declare interface Connection {
-    on(event: 'status', listener: (status: LinkStatus) => void): this;
-    on(event: 'delivery-error', listener: (err: unknown, subscriber: Subscriber) => void): this;
+/** The events of a Connection and their arguments. */
+export interface ConnectionEvents {
+    status: [status: LinkStatus];
+    /** A subscriber's deliver() threw. */
+    'delivery-error': [err: unknown, subscriber: Subscriber];
     /** A message restored from the store after a restart could not be sent. */
-    on(event: 'orphan-error', listener: (err: Error, message: OutgoingMessage) => void): this;
+    'orphan-error': [err: Error, message: OutgoingMessage];
     /** The broker confirmed a subscription (SUBACK) at `qos`: what it publishes to `filter` from now on arrives. */
-    on(event: 'subscribed', listener: (filter: string, qos: QoS) => void): this;
-    emit(event: 'status', status: LinkStatus): boolean;
-    emit(event: 'subscribed', filter: string, qos: QoS): boolean;
-    emit(event: 'delivery-error', err: unknown, subscriber: Subscriber): boolean;
-    emit(event: 'orphan-error', err: Error, message: OutgoingMessage): boolean;
+    subscribed: [filter: string, qos: QoS];
 }
 
-export class Connection extends EventEmitter {
+export class Connection extends EventEmitter<ConnectionEvents> {
     private readonly options: ConnectionOptions;
     private readonly backoff: Backoff;
     private readonly store: DeliveryStore;

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test, TestContext } from 'node:test';
-import { Mosquitto, startMosquitto } from '../support/mosquitto';
+import { startMosquitto } from '../support/mosquitto';
 import { eventually, externalBroker, getNode, helper, loadFlow, unloadFlow, waitForStatus } from '../support/node-red';
 import { TcpProxy } from '../support/tcp-proxy';
 import { Witness } from '../support/witness';

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import * as mqtt from 'mqtt';
-import { Mosquitto, startMosquitto } from '../support/mosquitto';
+import { startMosquitto } from '../support/mosquitto';
 import { eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, waitForStatus, waitForSubscribed } from '../support/node-red';
 import { TcpProxy } from '../support/tcp-proxy';
 

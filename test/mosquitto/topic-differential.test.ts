@@ -33,7 +33,6 @@ interface Parser {
     on(event: 'error', listener: (error: Error) => void): void;
     parse(data: Buffer): number;
 }
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const mqttPacket: { generate(packet: object, opts?: object): Buffer; parser(opts?: object): Parser } = require('mqtt-packet');
 
 type Version = 4 | 5;
@@ -94,6 +93,7 @@ interface Departure {
 }
 
 // U+0001..U+001F, U+007F..U+009F, and the non-characters U+FDD0..U+FDEF and U+xxFFFE/U+xxFFFF.
+// eslint-disable-next-line no-control-regex -- control characters are what this matches
 const DISCOURAGED = /[\u0001-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
 const slashes = (s: string) => s.split('/').length - 1;
 

@@ -111,7 +111,7 @@ function settingsFile(port: number, extra: Record<string, unknown>): string {
 function preparePackage(userDir: string, source: 'link' | 'installed'): void {
     const modules = path.join(userDir, 'node_modules');
     const target = path.join(modules, PACKAGE_NAME);
-    let stat: fs.Stats | null = null;
+    let stat: fs.Stats | null;
     try {
         stat = fs.lstatSync(target);
     } catch {
@@ -189,7 +189,6 @@ export async function startNodeRed(options: NodeRedProcessOptions): Promise<Node
                 const text = log.slice(fromOffset);
                 return typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text);
             };
-            let timer: NodeJS.Timeout;
             const check = (): void => {
                 if (matches()) {
                     finish();
@@ -203,7 +202,7 @@ export async function startNodeRed(options: NodeRedProcessOptions): Promise<Node
                 clearTimeout(timer);
                 logWaiters.delete(check);
             };
-            timer = setTimeout(() => {
+            const timer = setTimeout(() => {
                 finish();
                 reject(new Error(`Node-RED's log did not show ${pattern} within ${timeoutMs} ms; log:\n${log}`));
             }, timeoutMs);

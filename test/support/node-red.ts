@@ -6,7 +6,6 @@
 import * as path from 'path';
 import { allSubscribedOn, subscribedOn } from './subscriptions';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 export const helper = require('node-red-node-test-helper');
 helper.init(process.env.MQTT_WIRE_NODE_RED ? require.resolve(path.resolve(process.env.MQTT_WIRE_NODE_RED)) : require.resolve('node-red'));
 
@@ -119,7 +118,6 @@ export function waitForAllSubscribed(brokerId: string, timeoutMs = 10000): Promi
  * unloaded after each test. Returns a getter for the broker.
  */
 export function useRuntime<B extends { dispose(): Promise<void> }>(startBroker?: () => Promise<B>): () => B {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { after, afterEach, before } = require('node:test') as typeof import('node:test');
     let broker: B | undefined;
     before(async () => {

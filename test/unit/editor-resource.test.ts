@@ -48,7 +48,12 @@ test('the browser copy answers as the runtime on a generated corpus', () => {
     }
     const valid = strings.filter((s) => runtime.checkTopicFilter(s) === null).slice(0, 300);
     const names = strings.filter((s) => runtime.checkTopicName(s) === null).slice(0, 300);
-    for (const f of valid) for (const n of names) assert.equal(editor.topicMatches(f, n), runtime.topicMatches(f, n), `${f} ~ ${n}`), compared++;
+    for (const f of valid) {
+        for (const n of names) {
+            assert.equal(editor.topicMatches(f, n), runtime.topicMatches(f, n), `${f} ~ ${n}`);
+            compared++;
+        }
+    }
     assert.ok(compared > 10000, `compared ${compared} answers`);
     assert.equal(editor.checkTopicFilter('a/b#')?.code, 'hash-not-alone');
     assert.equal(editor.checkTopicName('home/+/temp')?.code, 'wildcard-in-name');
