@@ -9,8 +9,8 @@ import * as mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { Backoff, BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { MemoryDeliveryStore } from './delivery/memory-store';
-import { DEFAULT_OUTBOX, DeliveryError, Outbox, OutboxOptions, OutgoingMessage, Sending } from './delivery/outbox';
-import type { DeliveryStore } from './delivery/store';
+import { DEFAULT_OUTBOX, DeliveryError, Outbox, OutboxOptions } from './delivery/outbox';
+import type { DeliveryStore, OutgoingMessage, QueuedMessage } from './delivery/types';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
 import { PublishTopicCheck } from './malformed-packet';
 import { planBrokerSubscriptions, QoS } from './subscription-plan';
@@ -435,7 +435,7 @@ export class Connection extends EventEmitter {
         }, delay);
     }
 
-    private send(sending: Sending, done: (err?: Error) => void): void {
+    private send(sending: QueuedMessage, done: (err?: Error) => void): void {
         const client = this.client;
         if (!client) {
             done(new DeliveryError('the connection is closed', 'closed'));

@@ -17,8 +17,8 @@
 import * as fs from 'fs';
 import * as nodePath from 'path';
 import type { Packet } from 'mqtt-packet';
-import type { OutgoingMessage } from './outbox';
-import { DeliveryStore, PacketMap, QueuedMessage, StoredSubscription } from './store';
+import { PacketMap } from './packet-map';
+import type { DeliveryStore, OutgoingMessage, QueuedMessage, StoredSubscription } from './types';
 import {
     allocRecord,
     checkFileHeader,

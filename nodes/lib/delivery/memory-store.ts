@@ -1,6 +1,6 @@
 /** A DeliveryStore in memory: QoS 1/2 hold across lost links, not across a restart of Node-RED. */
-import type { OutgoingMessage } from './outbox';
-import { DeliveryStore, PacketMap, QueuedMessage, StoredSubscription } from './store';
+import { PacketMap } from './packet-map';
+import type { DeliveryStore, OutgoingMessage, QueuedMessage, StoredSubscription } from './types';
 
 export class MemoryDeliveryStore implements DeliveryStore {
     readonly durable = false;
