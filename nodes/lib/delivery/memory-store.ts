@@ -31,6 +31,11 @@ export class MemoryDeliveryStore implements DeliveryStore {
         return [...this.queue].map(([seq, message]) => ({ seq, message }));
     }
 
+    /** Nothing is kept on disk, so nothing waits. */
+    afterDurable(send: () => void): void {
+        send();
+    }
+
     loadSubscriptions(): StoredSubscription[] {
         return this.subscriptions;
     }

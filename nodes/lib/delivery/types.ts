@@ -63,6 +63,12 @@ export interface DeliveryStore {
     dequeue(seq: number): void;
     /** The queued messages, oldest first (after a restart: those the last run did not hand over). */
     queued(): QueuedMessage[];
+    /**
+     * The send barrier: runs `send` once everything kept so far outlives a power cut, in the order the
+     * sends were asked for (at once for a store that keeps nothing on disk). The connection writes each
+     * packet to the broker through this, so the broker never hears of what the store could still lose.
+     */
+    afterDurable(send: () => void): void;
     loadSubscriptions(): StoredSubscription[];
     saveSubscriptions(subscriptions: StoredSubscription[]): void;
     close(): Promise<void>;
