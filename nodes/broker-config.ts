@@ -8,7 +8,7 @@ import { BrokerConfigProps, BrokerSettings, resolveBrokerSettings, sendsSessionE
 import { Connection, LinkStatus } from './lib/connection';
 import { EmbeddedBroker } from './lib/embedded-broker';
 import { durableStorePath, openDeliveryStore } from './lib/delivery/open-store';
-import type { DeliveryStore } from './lib/delivery/store';
+import type { DeliveryStore } from './lib/delivery/types';
 import { describeListenError, Reason } from './lib/errors';
 
 type BrokerConfigDef = NodeDef & BrokerConfigProps & { tls?: string };

@@ -3,7 +3,7 @@
  * it was not sent, for a Catch node). */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
-import { OutgoingMessage } from './lib/delivery/outbox';
+import type { OutgoingMessage } from './lib/delivery/types';
 import { payloadToBuffer } from './lib/payload';
 import { checkTopicName } from './lib/topic';
 import { parseQoS } from './qos';

@@ -11,8 +11,9 @@ import * as mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { Backoff, BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { MemoryDeliveryStore } from './delivery/memory-store';
-import { DEFAULT_OUTBOX, Outbox, OutboxOptions, OutgoingMessage } from './delivery/outbox';
-import type { DeliveryStore } from './delivery/store';
+import { DEFAULT_OUTBOX, Outbox, OutboxOptions } from './delivery/outbox';
+import { installSendBarrier } from './delivery/send-barrier';
+import type { DeliveryStore, OutgoingMessage } from './delivery/types';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
 import { PublishSender } from './publish-sender';
 import { guardPublishTopics } from './publish-topic-guard';
@@ -208,7 +209,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             outgoingStore: this.store.outgoing,
         });
         this.client = client;
-        this.installSendBarrier(client);
+        installSendBarrier(client, this.store);
         guardPublishTopics(client, (detail) => {
             if (this.client === client) this.lastError = reason('malformed-packet', { detail });
         });
@@ -228,36 +229,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             }
         });
         void this.attempt(client);
-    }
-
-    /**
-     * With a durable store, every packet goes to the broker only once the records written before it
-     * are synced (the store's send barrier), so a put need not wait for its own sync: one sync covers
-     * a whole batch, and MQTT.js reads the next incoming packet while an acknowledgement waits. This
-     * wraps MQTT.js's one internal write function (_writePacket, MQTT.js 5); without it the store
-     * syncs before each put's callback instead, which is as safe and slower.
-     */
-    private installSendBarrier(client: MqttClient): void {
-        const afterDurable = (this.store as Partial<{ afterDurable(send: () => void): void }>).afterDurable?.bind(this.store);
-        type WritePacket = (packet: { cmd: string }, cb?: (err?: Error) => void) => void;
-        const internals = client as unknown as { _writePacket?: WritePacket; stream?: { destroyed?: boolean } };
-        const write = internals._writePacket;
-        if (!this.store.durable || !afterDurable || typeof write !== 'function') return;
-        internals._writePacket = (packet, cb) => {
-            const stream = internals.stream;
-            // An acknowledgement of an incoming message: MQTT.js reads the next packet once its callback
-            // runs. It may read on while the acknowledgement waits at the barrier.
-            const readOn = packet.cmd === 'puback' || packet.cmd === 'pubrec' || packet.cmd === 'pubcomp';
-            afterDurable(() => {
-                if (internals.stream !== stream || stream?.destroyed) {
-                    // That link is gone; MQTT.js resends what the store holds on the next one.
-                    if (!readOn) cb?.(new Error('Connection closed'));
-                    return;
-                }
-                write.call(client, packet, readOn ? undefined : cb);
-            });
-            if (readOn) cb?.();
-        };
     }
 
     private async attempt(client: MqttClient): Promise<void> {

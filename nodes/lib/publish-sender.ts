@@ -3,8 +3,8 @@
  * (PUBACK, or PUBCOMP for QoS 2), or with why the broker will not have it.
  */
 import type { MqttClient } from 'mqtt';
-import { DeliveryError, Sending } from './delivery/outbox';
-import type { DeliveryStore } from './delivery/store';
+import { DeliveryError } from './delivery/outbox';
+import type { DeliveryStore, QueuedMessage } from './delivery/types';
 import { describeAckReason } from './errors';
 
 /** MQTT 5 reason code 0x97 in a PUBACK or PUBREC. */
@@ -25,7 +25,7 @@ export class PublishSender {
     }
 
     /** Sends through `client`, the link's client (none while the connection is closed). */
-    send(client: MqttClient | null, sending: Sending, done: (err?: Error) => void): void {
+    send(client: MqttClient | null, sending: QueuedMessage, done: (err?: Error) => void): void {
         if (!client) {
             done(new DeliveryError('the connection is closed', 'closed'));
             return;

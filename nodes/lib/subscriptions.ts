@@ -4,7 +4,7 @@
  * to SUBSCRIBE and UNSUBSCRIBE to bring the two in line, and which nodes an incoming message is for.
  */
 import type { IPublishPacket } from 'mqtt';
-import type { DeliveryStore } from './delivery/store';
+import type { DeliveryStore } from './delivery/types';
 import { planBrokerSubscriptions, QoS } from './subscription-plan';
 import { filterCovers, topicMatches } from './topic';
 import { TopicTree } from './topic-tree';

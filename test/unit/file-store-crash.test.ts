@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Packet } from 'mqtt-packet';
 import { FileDeliveryStore } from '../../dist/lib/delivery/file-store';
-import type { DeliveryStore, PacketStore } from '../../dist/lib/delivery/store';
+import type { DeliveryStore, PacketStore } from '../../dist/lib/delivery/types';
 
 const CHILD = path.join(__dirname, '..', 'support', 'file-store-crash-child.js');
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'file-store-crash-'));

@@ -6,8 +6,8 @@ import * as path from 'path';
 import type { Packet } from 'mqtt-packet';
 import { FileDeliveryStore } from '../../dist/lib/delivery/file-store';
 import { MemoryDeliveryStore } from '../../dist/lib/delivery/memory-store';
-import type { DeliveryStore, PacketStore } from '../../dist/lib/delivery/store';
-import type { OutgoingMessage } from '../../dist/lib/delivery/outbox';
+import type { DeliveryStore, PacketStore } from '../../dist/lib/delivery/types';
+import type { OutgoingMessage } from '../../dist/lib/delivery/types';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'file-store-test-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));

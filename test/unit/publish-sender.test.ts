@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { MemoryDeliveryStore } from '../../dist/lib/delivery/memory-store';
-import type { OutgoingMessage } from '../../dist/lib/delivery/outbox';
+import type { OutgoingMessage } from '../../dist/lib/delivery/types';
 import { PublishSender } from '../../dist/lib/publish-sender';
 
 type PublishCallback = (err?: Error & { code?: unknown }) => void;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { StoredSubscription } from '../../dist/lib/delivery/store';
+import type { StoredSubscription } from '../../dist/lib/delivery/types';
 import type { QoS } from '../../dist/lib/subscription-plan';
 import { InboundMessage, PublishHeader, Subscriber, SubscriptionRecord, Subscriptions } from '../../dist/lib/subscriptions';
 

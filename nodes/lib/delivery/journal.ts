@@ -9,14 +9,18 @@
  * A packet or a queued message is encoded as: u32 header length | JSON header (every field except
  * the payload; Buffers anywhere inside, e.g. MQTT 5 correlationData, tagged so they come back as
  * Buffers) | u8 payload kind (0 none, 1 Buffer, 2 string) | payload bytes (the rest of the body).
+ *
+ * This module is the format only: it builds and reads records; journal-file.ts writes and syncs them.
  */
+import type { Packet } from 'mqtt-packet';
+import type { OutgoingMessage, StoredSubscription } from './types';
 
-export const FILE_MAGIC = Buffer.from('MQWJ', 'latin1');
-export const FORMAT_VERSION = 1;
+const FILE_MAGIC = Buffer.from('MQWJ', 'latin1');
+const FORMAT_VERSION = 1;
 export const FILE_HEADER_SIZE = 8;
 export const RECORD_OVERHEAD = 8;
 /** Larger than any MQTT packet (256 MiB): a length beyond this is damage, not data. */
-export const MAX_BODY = 268435455 + 65536;
+const MAX_BODY = 268435455 + 65536;
 
 export const enum RecordType {
     /** f64 seq | message */
@@ -54,9 +58,11 @@ const CRC_TABLE = (() => {
     return table;
 })();
 
-export function crc32(data: Uint8Array, start = 0, end = data.length): number {
+/** The CRC of the record at `start` ending at `end`: its length field and its body, skipping the CRC field. */
+function recordCrc(buf: Buffer, start: number, end: number): number {
     let crc = -1;
-    for (let i = start; i < end; i++) crc = CRC_TABLE[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
+    for (let i = start; i < start + 4; i++) crc = CRC_TABLE[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8);
+    for (let i = start + RECORD_OVERHEAD; i < end; i++) crc = CRC_TABLE[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8);
     return (crc ^ -1) >>> 0;
 }
 
@@ -92,13 +98,13 @@ function fromJsonValue(value: unknown): unknown {
 }
 
 /** The pieces of an encoded object with a `payload`: the JSON header and the payload bytes. */
-export interface EncodedObject {
+interface EncodedObject {
     header: Buffer;
     kind: 0 | 1 | 2;
     payload: Buffer | null;
 }
 
-export function encodeObject(object: object): EncodedObject {
+function encodeObject(object: object): EncodedObject {
     const head: Record<string, unknown> = {};
     let payload: unknown;
     for (const key of Object.keys(object)) {
@@ -115,12 +121,12 @@ export function encodeObject(object: object): EncodedObject {
     return { header: Buffer.from(JSON.stringify(head), 'utf8'), kind: 0, payload: null };
 }
 
-export function encodedObjectSize(e: EncodedObject): number {
+function encodedObjectSize(e: EncodedObject): number {
     return 4 + e.header.length + 1 + (e.payload ? e.payload.length : 0);
 }
 
 /** Writes an encoded object at `offset`; returns the offset after it. */
-export function writeObject(buf: Buffer, offset: number, e: EncodedObject): number {
+function writeObject(buf: Buffer, offset: number, e: EncodedObject): number {
     buf.writeUInt32LE(e.header.length, offset);
     offset += 4;
     offset += e.header.copy(buf, offset);
@@ -130,7 +136,7 @@ export function writeObject(buf: Buffer, offset: number, e: EncodedObject): numb
 }
 
 /** Reads an object written by writeObject that runs to `end`. The payload is copied out of `buf`. */
-export function readObject(buf: Buffer, offset: number, end: number): Record<string, unknown> {
+function readObject(buf: Buffer, offset: number, end: number): Record<string, unknown> {
     if (offset + 5 > end) throw new Error('object too short');
     const headerLength = buf.readUInt32LE(offset);
     offset += 4;
@@ -147,28 +153,156 @@ export function readObject(buf: Buffer, offset: number, end: number): Record<str
 
 // ---- Framing.
 
-/** Allocates a record with room for a body of `bodyLength` bytes; fill the body from RECORD_OVERHEAD, then seal(). */
-export function allocRecord(bodyLength: number): Buffer {
+/** Allocates a record with room for a body of `bodyLength` bytes; fill the body from RECORD_OVERHEAD, then seal it. */
+function allocRecord(bodyLength: number): Buffer {
     const record = Buffer.allocUnsafe(RECORD_OVERHEAD + bodyLength);
     record.writeUInt32LE(bodyLength, 0);
     return record;
 }
 
-export function sealRecord(record: Buffer): Buffer {
-    // The CRC covers the length field and the body, skipping its own four bytes.
-    let crc = -1;
-    for (let i = 0; i < 4; i++) crc = CRC_TABLE[(crc ^ record[i]) & 0xff] ^ (crc >>> 8);
-    for (let i = RECORD_OVERHEAD; i < record.length; i++) crc = CRC_TABLE[(crc ^ record[i]) & 0xff] ^ (crc >>> 8);
-    record.writeUInt32LE((crc ^ -1) >>> 0, 4);
+function sealRecord(record: Buffer): Buffer {
+    record.writeUInt32LE(recordCrc(record, 0, record.length), 4);
     return record;
 }
 
-function recordCrc(buf: Buffer, start: number, bodyEnd: number): number {
-    let crc = -1;
-    for (let i = start; i < start + 4; i++) crc = CRC_TABLE[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8);
-    for (let i = start + RECORD_OVERHEAD; i < bodyEnd; i++) crc = CRC_TABLE[(crc ^ buf[i]) & 0xff] ^ (crc >>> 8);
-    return (crc ^ -1) >>> 0;
+// ---- Records, one builder for each type.
+
+function seqRecord(type: RecordType, seq: number): Buffer {
+    const record = allocRecord(9);
+    record[RECORD_OVERHEAD] = type;
+    record.writeDoubleLE(seq, RECORD_OVERHEAD + 1);
+    return sealRecord(record);
 }
+
+/** A record of one type that holds a sequence number and an encoded object (Enqueue, HandOver). */
+function seqObjectRecord(type: RecordType, seq: number, object: object): Buffer {
+    const encoded = encodeObject(object);
+    const record = allocRecord(9 + encodedObjectSize(encoded));
+    record[RECORD_OVERHEAD] = type;
+    record.writeDoubleLE(seq, RECORD_OVERHEAD + 1);
+    writeObject(record, RECORD_OVERHEAD + 9, encoded);
+    return sealRecord(record);
+}
+
+export function enqueueRecord(seq: number, message: OutgoingMessage): Buffer {
+    return seqObjectRecord(RecordType.Enqueue, seq, message);
+}
+
+export function dequeueRecord(seq: number): Buffer {
+    return seqRecord(RecordType.Dequeue, seq);
+}
+
+export function nextSeqRecord(seq: number): Buffer {
+    return seqRecord(RecordType.NextSeq, seq);
+}
+
+export function putRecord(store: StoreId, packet: Packet): Buffer {
+    const encoded = encodeObject(packet);
+    const record = allocRecord(2 + encodedObjectSize(encoded));
+    record[RECORD_OVERHEAD] = RecordType.Put;
+    record[RECORD_OVERHEAD + 1] = store;
+    writeObject(record, RECORD_OVERHEAD + 2, encoded);
+    return sealRecord(record);
+}
+
+export function handOverRecord(seq: number, packet: Packet): Buffer {
+    return seqObjectRecord(RecordType.HandOver, seq, packet);
+}
+
+export function delRecord(store: StoreId, messageId: number): Buffer {
+    const record = allocRecord(4);
+    record[RECORD_OVERHEAD] = RecordType.Del;
+    record[RECORD_OVERHEAD + 1] = store;
+    record.writeUInt16LE(messageId, RECORD_OVERHEAD + 2);
+    return sealRecord(record);
+}
+
+export function clearRecord(store: StoreId): Buffer {
+    const record = allocRecord(2);
+    record[RECORD_OVERHEAD] = RecordType.Clear;
+    record[RECORD_OVERHEAD + 1] = store;
+    return sealRecord(record);
+}
+
+export function subscriptionsRecord(subscriptions: StoredSubscription[]): Buffer {
+    const json = Buffer.from(JSON.stringify(subscriptions), 'utf8');
+    const record = allocRecord(1 + json.length);
+    record[RECORD_OVERHEAD] = RecordType.Subscriptions;
+    json.copy(record, RECORD_OVERHEAD + 1);
+    return sealRecord(record);
+}
+
+// ---- Decoding a record body.
+
+export function messageIdOf(packet: { messageId?: unknown }): number {
+    const id = packet.messageId;
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > 0xffff) throw new Error(`bad messageId ${String(id)}`);
+    return id;
+}
+
+function checkSeq(seq: number): number {
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new Error(`bad seq ${seq}`);
+    return seq;
+}
+
+function checkStore(byte: number): StoreId {
+    if (byte !== StoreId.Outgoing && byte !== StoreId.Incoming) throw new Error(`bad store ${byte}`);
+    return byte;
+}
+
+function checkMessage(object: Record<string, unknown>): OutgoingMessage {
+    if (typeof object.topic !== 'string' || !Buffer.isBuffer(object.payload)) throw new Error('bad queued message');
+    return object as unknown as OutgoingMessage;
+}
+
+function checkPacket(object: Record<string, unknown>): Packet {
+    if (typeof object.cmd !== 'string') throw new Error('bad packet');
+    messageIdOf(object);
+    return object as unknown as Packet;
+}
+
+/** One record, decoded completely before anything is applied (a record that fails to decode is damage). */
+export type DecodedRecord =
+    | { type: RecordType.Enqueue; seq: number; message: OutgoingMessage }
+    | { type: RecordType.Dequeue; seq: number }
+    | { type: RecordType.Put; store: StoreId; packet: Packet }
+    | { type: RecordType.Del; store: StoreId; messageId: number }
+    | { type: RecordType.Clear; store: StoreId }
+    | { type: RecordType.HandOver; seq: number; packet: Packet }
+    | { type: RecordType.Subscriptions; subscriptions: StoredSubscription[] }
+    | { type: RecordType.NextSeq; seq: number };
+
+/** Decodes a record body (type byte first); throws when it is not a well-formed record. */
+export function decodeRecord(body: Buffer): DecodedRecord {
+    const type = body[0] as RecordType;
+    switch (type) {
+        case RecordType.Enqueue:
+            return { type, seq: checkSeq(body.readDoubleLE(1)), message: checkMessage(readObject(body, 9, body.length)) };
+        case RecordType.Dequeue:
+        case RecordType.NextSeq:
+            if (body.length !== 9) throw new Error('bad length');
+            return { type, seq: checkSeq(body.readDoubleLE(1)) };
+        case RecordType.Put:
+            return { type, store: checkStore(body[1]), packet: checkPacket(readObject(body, 2, body.length)) };
+        case RecordType.Del:
+            if (body.length !== 4) throw new Error('bad length');
+            return { type, store: checkStore(body[1]), messageId: messageIdOf({ messageId: body.readUInt16LE(2) }) };
+        case RecordType.Clear:
+            if (body.length !== 2) throw new Error('bad length');
+            return { type, store: checkStore(body[1]) };
+        case RecordType.HandOver:
+            return { type, seq: checkSeq(body.readDoubleLE(1)), packet: checkPacket(readObject(body, 9, body.length)) };
+        case RecordType.Subscriptions: {
+            const subscriptions = JSON.parse(body.toString('utf8', 1)) as StoredSubscription[];
+            if (!Array.isArray(subscriptions)) throw new Error('bad subscriptions');
+            return { type, subscriptions };
+        }
+        default:
+            throw new Error(`unknown record type ${String(type)}`);
+    }
+}
+
+// ---- The file.
 
 export function fileHeader(): Buffer {
     const header = Buffer.alloc(FILE_HEADER_SIZE);

@@ -1,6 +1,6 @@
 /** A DeliveryStore in memory: QoS 1/2 hold across lost links, not across a restart of Node-RED. */
-import type { OutgoingMessage } from './outbox';
-import { DeliveryStore, PacketMap, QueuedMessage, StoredSubscription } from './store';
+import { PacketMap } from './packet-map';
+import type { DeliveryStore, OutgoingMessage, QueuedMessage, StoredSubscription } from './types';
 
 export class MemoryDeliveryStore implements DeliveryStore {
     readonly durable = false;
@@ -29,6 +29,11 @@ export class MemoryDeliveryStore implements DeliveryStore {
 
     queued(): QueuedMessage[] {
         return [...this.queue].map(([seq, message]) => ({ seq, message }));
+    }
+
+    /** Nothing is kept on disk, so nothing waits. */
+    afterDurable(send: () => void): void {
+        send();
     }
 
     loadSubscriptions(): StoredSubscription[] {

@@ -2,7 +2,7 @@
 import * as path from 'path';
 import { FileDeliveryStore } from './file-store';
 import { MemoryDeliveryStore } from './memory-store';
-import type { DeliveryStore } from './store';
+import type { DeliveryStore } from './types';
 
 /**
  * The file of a durable store: one per broker-config node and client id, in the Node-RED user

@@ -4,25 +4,11 @@
  * in a bounded queue kept in the delivery store. A message it cannot take is refused with an error,
  * never dropped in silence.
  */
-import type { QoS } from '../subscription-plan';
 import { MemoryDeliveryStore } from './memory-store';
-import type { DeliveryStore } from './store';
-
-export interface OutgoingMessage {
-    topic: string;
-    payload: Buffer;
-    qos: QoS;
-    retain: boolean;
-}
-
-/** A message on its way: `seq` is its place in the store's queue, 0 for a QoS 0 message sent at once. */
-export interface Sending {
-    seq: number;
-    message: OutgoingMessage;
-}
+import type { DeliveryStore, OutgoingMessage, QueuedMessage } from './types';
 
 /** Hands a message to the client; `done` runs when the broker has it, or with why it never will. */
-export type SendFunction = (sending: Sending, done: (err?: Error) => void) => void;
+export type SendFunction = (queued: QueuedMessage, done: (err?: Error) => void) => void;
 
 export interface OutboxOptions {
     /** QoS 1/2 messages sent and not yet acknowledged, at most. */
@@ -48,7 +34,9 @@ export class DeliveryError extends Error {
     }
 }
 
-interface Pending extends Sending {
+/** A queued message and whoever waits to hear how it went. */
+interface Waiting {
+    queued: QueuedMessage;
     resolve: () => void;
     reject: (err: Error) => void;
 }
@@ -56,7 +44,7 @@ interface Pending extends Sending {
 const ignore = (): void => undefined;
 
 export class Outbox {
-    private readonly queue: Pending[] = [];
+    private readonly queue: Waiting[] = [];
     private queueHead = 0;
     private inflight = 0;
     private online = false;
@@ -76,7 +64,7 @@ export class Outbox {
     ) {
         this.maxInflight = options.maxInflight;
         // What the store kept from the last run goes first, in its order.
-        for (const { seq, message } of store.queued()) this.queue.push(this.orphan(seq, message));
+        for (const queued of store.queued()) this.queue.push(this.orphan(queued));
     }
 
     get queued(): number {
@@ -117,7 +105,7 @@ export class Outbox {
             }
             // A QoS 0 message sent straight away needs no place in the store.
             const seq = keep ? this.store.enqueue(message) : 0;
-            this.queue.push({ seq, message, resolve, reject });
+            this.queue.push({ queued: { seq, message }, resolve, reject });
             this.pump();
         });
     }
@@ -134,9 +122,9 @@ export class Outbox {
         this.queue.length = 0;
         this.queueHead = 0;
         if (!this.store.durable) {
-            for (const pending of waiting) {
-                this.store.dequeue(pending.seq);
-                pending.reject(new DeliveryError(reason, 'closed'));
+            for (const entry of waiting) {
+                this.store.dequeue(entry.queued.seq);
+                entry.reject(new DeliveryError(reason, 'closed'));
             }
         }
         return waiting.length;
@@ -147,10 +135,11 @@ export class Outbox {
      * keeps nothing of it): it goes back to the front of the queue, and back into the store,
      * which gave it up when MQTT.js handed it over; sending resumes after a pause.
      */
-    private sendAgainLater(pending: Pending): void {
-        const seq = this.store.enqueue(pending.message);
-        if (this.queueHead > 0) this.queue[--this.queueHead] = { ...pending, seq };
-        else this.queue.unshift({ ...pending, seq });
+    private sendAgainLater(entry: Waiting): void {
+        const { message } = entry.queued;
+        const again = { ...entry, queued: { seq: this.store.enqueue(message), message } };
+        if (this.queueHead > 0) this.queue[--this.queueHead] = again;
+        else this.queue.unshift(again);
         if (this.busyTimer) return;
         this.busyTimer = setTimeout(() => {
             this.busyTimer = null;
@@ -158,8 +147,8 @@ export class Outbox {
         }, BUSY_RETRY_MS);
     }
 
-    private orphan(seq: number, message: OutgoingMessage): Pending {
-        return { seq, message, resolve: ignore, reject: (err) => this.onOrphanError(err, message) };
+    private orphan(queued: QueuedMessage): Waiting {
+        return { queued, resolve: ignore, reject: (err) => this.onOrphanError(err, queued.message) };
     }
 
     private pump(): void {
@@ -176,20 +165,20 @@ export class Outbox {
 
     private drain(): void {
         while (this.online && !this.busyTimer && this.queueHead < this.queue.length) {
-            const pending = this.queue[this.queueHead];
-            const counts = pending.message.qos > 0;
+            const entry = this.queue[this.queueHead];
+            const counts = entry.queued.message.qos > 0;
             if (counts && this.inflight >= this.maxInflight) return;
             this.queueHead++;
             if (counts) this.inflight++;
-            this.send(pending, (err) => {
+            this.send(entry.queued, (err) => {
                 if (counts) this.inflight--;
                 if (err instanceof DeliveryError && err.code === 'busy' && !this.closed) {
-                    this.sendAgainLater(pending);
+                    this.sendAgainLater(entry);
                 } else if (err) {
-                    if (pending.seq) this.store.dequeue(pending.seq);
-                    pending.reject(err instanceof DeliveryError ? err : new DeliveryError(err.message, 'failed'));
+                    if (entry.queued.seq) this.store.dequeue(entry.queued.seq);
+                    entry.reject(err instanceof DeliveryError ? err : new DeliveryError(err.message, 'failed'));
                 } else {
-                    pending.resolve();
+                    entry.resolve();
                 }
                 this.pump();
             });
