@@ -129,7 +129,7 @@ export function bufferToPayload(bytes: Buffer, datatype: InputDatatype, declared
         case 'utf8':
             return { ok: true, payload: bytes.toString('utf8') };
         case 'json': {
-            if (!declaredText && !looksLikeText(bytes)) return { ok: false, payload: bytes, error: 'it is not UTF-8 text' };
+            if (!declaredText && !looksLikeText(bytes)) return { ok: false, payload: bytes, error: 'it is not text: not UTF-8, or it holds control characters' };
             const text = bytes.toString('utf8');
             try {
                 return { ok: true, payload: JSON.parse(text) };
