@@ -41,7 +41,7 @@ export = function (RED: NodeAPI): void {
             filter,
             qos,
             deliver(message: InboundMessage): void {
-                const converted = bufferToPayload(message.payload, datatype);
+                const converted = bufferToPayload(message.payload, datatype, message.properties);
                 const msg: NodeMessage & { qos: number; retain: boolean } = {
                     topic: message.topic,
                     payload: converted.payload,

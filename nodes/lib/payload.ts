@@ -1,14 +1,17 @@
 /** Conversion between msg.payload and the bytes of an MQTT message. */
 import { TextDecoder } from 'util';
 
-/** How mqtt-in presents a payload; the values are those of Node-RED's core `mqtt in` node. */
-export type InputDatatype = 'auto-detect' | 'utf8' | 'buffer' | 'json' | 'base64';
+/**
+ * How mqtt-in presents a payload. The values and their meanings are those of Node-RED's core
+ * `mqtt in` node: 'auto' is its older default, which never parses JSON.
+ */
+export type InputDatatype = 'auto' | 'auto-detect' | 'utf8' | 'buffer' | 'json' | 'base64';
 
-const DATATYPES: readonly InputDatatype[] = ['auto-detect', 'utf8', 'buffer', 'json', 'base64'];
+const DATATYPES: readonly InputDatatype[] = ['auto', 'auto-detect', 'utf8', 'buffer', 'json', 'base64'];
 
-/** Accepts the core node's legacy 'auto' and an unset value as 'auto-detect'. */
+/** An unset datatype is 'utf8', as in the core node's runtime (its editor proposes 'auto-detect'). */
 export function normalizeDatatype(value: unknown): InputDatatype | null {
-    if (value === undefined || value === null || value === '' || value === 'auto') return 'auto-detect';
+    if (value === undefined || value === null || value === '') return 'utf8';
     return DATATYPES.includes(value as InputDatatype) ? (value as InputDatatype) : null;
 }
 
@@ -51,26 +54,73 @@ export function payloadToBuffer(payload: unknown): Buffer {
     }
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** What an MQTT 5 publish declares about its payload; nothing on MQTT 3.1.1. */
+export interface PayloadDeclaration {
+    contentType?: string;
+    payloadFormatIndicator?: boolean;
+}
 
-/** The payload as text when it is valid UTF-8, else null. */
-function decodeUtf8(bytes: Buffer): string | null {
+type ContentKind = 'text' | 'json' | 'binary';
+
+/**
+ * The content types the core node acts on under 'auto' and 'auto-detect', matched as it matches
+ * them: the whole value, ignoring case. Any other value ("text/csv", "application/ld+json",
+ * "application/json; charset=utf-8") gets the same treatment as no content type.
+ */
+const CONTENT_KINDS: ReadonlyMap<string, ContentKind> = new Map<string, ContentKind>([
+    ...(['text/css', 'text/html', 'text/plain', 'application/xml'] as const).map((type) => [type, 'text'] as const),
+    ['application/json', 'json'],
+    ...([
+        'application/octet-stream', 'application/pdf', 'application/x-gtar', 'application/x-gzip', 'application/x-tar',
+        'application/zip', 'audio/aac', 'audio/ac3', 'audio/basic', 'audio/mp4', 'audio/ogg',
+        'image/bmp', 'image/gif', 'image/jpeg', 'image/tiff', 'image/png',
+    ] as const).map((type) => [type, 'binary'] as const),
+]);
+
+/** The kind a declared content type names, or undefined for none or one the core node does not know. */
+function contentKind(contentType: string | undefined): ContentKind | undefined {
+    return contentType ? CONTENT_KINDS.get(contentType.toLowerCase()) : undefined;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** An ASCII control character other than tab, line feed and carriage return, or DEL. */
+function isControlByte(byte: number): boolean {
+    return (byte < 0x20 && byte !== 0x09 && byte !== 0x0a && byte !== 0x0d) || byte === 0x7f;
+}
+
+/**
+ * Whether the core node takes these bytes for text: valid UTF-8 without ASCII control characters
+ * other than tab, LF and CR (its UTF-8 test rejects those, so "a\0b" stays a Buffer there).
+ */
+function looksLikeText(bytes: Buffer): boolean {
+    if (bytes.some(isControlByte)) return false;
     try {
-        return strictUtf8.decode(bytes);
+        strictUtf8.decode(bytes);
+        return true;
     } catch {
-        return null;
+        return false;
     }
 }
 
+/**
+ * Outcome of a conversion. When it fails the msg is not sent on; `payload` is what the error msg
+ * carries so that a Catch node can see what arrived.
+ */
 export type PayloadResult = { ok: true; payload: unknown } | { ok: false; payload: unknown; error: string };
 
 /**
- * bytes -> msg.payload for a datatype. 'auto-detect' behaves as the core node's: valid UTF-8 that
- * parses as JSON becomes the parsed value, other UTF-8 a string, anything else a Buffer. Under
- * 'json' a payload that does not parse is an error; the result then carries the raw text (or the
- * Buffer, when it is not even UTF-8) so the flow can still see what arrived.
+ * bytes -> msg.payload for a datatype, as the core node converts them:
+ * - 'buffer', 'base64', 'utf8': the bytes, their Base64, their UTF-8 decoding (U+FFFD for bad bytes).
+ * - 'json': the parsed value; an error when the text does not parse or the bytes are not text.
+ * - 'auto' and 'auto-detect': follow an MQTT 5 content type the core node knows (text types give a
+ *   string, binary types the Buffer, application/json the text that must parse, else an error);
+ *   otherwise text is a string and anything else a Buffer. 'auto-detect' then hands on JSON parsed,
+ *   'auto' never does.
+ * A payload format indicator of 1 (UTF-8) counts the bytes as text without checking them.
  */
-export function bufferToPayload(bytes: Buffer, datatype: InputDatatype): PayloadResult {
+export function bufferToPayload(bytes: Buffer, datatype: InputDatatype, declared: PayloadDeclaration = {}): PayloadResult {
+    const declaredText = declared.payloadFormatIndicator === true;
     switch (datatype) {
         case 'buffer':
             return { ok: true, payload: bytes };
@@ -79,17 +129,32 @@ export function bufferToPayload(bytes: Buffer, datatype: InputDatatype): Payload
         case 'utf8':
             return { ok: true, payload: bytes.toString('utf8') };
         case 'json': {
-            const text = decodeUtf8(bytes);
-            if (text === null) return { ok: false, payload: bytes, error: 'it is not UTF-8 text' };
+            if (!declaredText && !looksLikeText(bytes)) return { ok: false, payload: bytes, error: 'it is not text: not UTF-8, or it holds control characters' };
+            const text = bytes.toString('utf8');
             try {
                 return { ok: true, payload: JSON.parse(text) };
             } catch (err) {
                 return { ok: false, payload: text, error: (err as Error).message };
             }
         }
+        case 'auto':
         case 'auto-detect': {
-            const text = decodeUtf8(bytes);
-            if (text === null) return { ok: true, payload: bytes };
+            const parse = datatype === 'auto-detect';
+            const kind = contentKind(declared.contentType);
+            if (kind === 'binary') return { ok: true, payload: bytes };
+            if (kind === 'text') return { ok: true, payload: bytes.toString('utf8') };
+            if (kind === 'json') {
+                const text = bytes.toString('utf8');
+                try {
+                    const value: unknown = JSON.parse(text);
+                    return { ok: true, payload: parse ? value : text };
+                } catch (err) {
+                    return { ok: false, payload: text, error: `declared ${declared.contentType}: ${(err as Error).message}` };
+                }
+            }
+            if (!declaredText && !looksLikeText(bytes)) return { ok: true, payload: bytes };
+            const text = bytes.toString('utf8');
+            if (!parse) return { ok: true, payload: text };
             try {
                 return { ok: true, payload: JSON.parse(text) };
             } catch {
