@@ -10,8 +10,9 @@ import { EmbeddedBroker } from './lib/embedded-broker';
 import { durableStorePath, openDeliveryStore } from './lib/delivery/open-store';
 import type { DeliveryStore } from './lib/delivery/types';
 import { describeListenError, Reason } from './lib/errors';
+import { LifecycleProblem, LifecycleProps, readLifecycleMessages, willOption } from './lib/lifecycle-messages';
 
-type BrokerConfigDef = NodeDef & BrokerConfigProps & { tls?: string };
+type BrokerConfigDef = NodeDef & BrokerConfigProps & LifecycleProps & { tls?: string };
 interface Credentials {
     user?: string;
     password?: string;
@@ -34,6 +35,14 @@ export = function (RED: NodeAPI): void {
             return translated === full && fallback !== undefined ? fallback : translated;
         };
         const reasonText = (why: Reason): string => node.text(`reason.${why.code}`, why.params, why.text);
+        const lifecycle = readLifecycleMessages(config);
+        const lifecycleProblemText = (problem: LifecycleProblem): string => {
+            const reason = problem.topicCode ? node.text(`topic.${problem.topicCode}`) : '';
+            const params = { kind: node.text(`lifecycle.${problem.kind}`, {}, problem.kind), value: problem.value, reason };
+            return node.text(`lifecycle.problem-${problem.code}`, params, problem.text);
+        };
+        /** What is wrong with the birth, close or will message, for the status of a working connection. */
+        const lifecycleProblems = lifecycle.problems.map(lifecycleProblemText);
 
         let settings: BrokerSettings;
         try {
@@ -47,8 +56,11 @@ export = function (RED: NodeAPI): void {
 
         const statusOf = (link: LinkStatus): NodeStatus => {
             switch (link.state) {
-                case 'connected':
-                    return { fill: 'green', shape: 'dot', text: node.text('status.connected', { broker: link.address }) + countsText() };
+                case 'connected': {
+                    const text = node.text('status.connected', { broker: link.address }) + countsText();
+                    if (lifecycleProblems.length) return { fill: 'yellow', shape: 'dot', text: `${text} - ${lifecycleProblems.join('; ')}` };
+                    return { fill: 'green', shape: 'dot', text };
+                }
                 case 'connecting':
                     return { fill: 'yellow', shape: 'ring', text: node.text('status.connecting', { broker: link.address }) };
                 case 'reconnecting':
@@ -98,6 +110,7 @@ export = function (RED: NodeAPI): void {
             return;
         }
         settings = settings!;
+        for (const problem of lifecycleProblems) node.error(problem);
 
         const credentials = (node.credentials ?? {}) as Credentials;
         const clientOptions: IClientOptions = {
@@ -111,6 +124,7 @@ export = function (RED: NodeAPI): void {
             // Without it an MQTT 5 broker ends the session at the first disconnect.
             clientOptions.properties = { sessionExpiryInterval: settings.sessionExpiry };
         }
+        if (lifecycle.will) clientOptions.will = willOption(lifecycle.will);
         if (settings.mode === 'external') {
             if (credentials.user) clientOptions.username = credentials.user;
             if (credentials.password) clientOptions.password = credentials.password;
@@ -164,6 +178,8 @@ export = function (RED: NodeAPI): void {
             outbox: { maxInflight: settings.maxInflight, maxQueued: settings.queueLimit, queueQoS0: settings.queueQoS0 },
             prepare: embeddedBroker ? () => embeddedBroker.start() : undefined,
             describePrepareError: (err) => describeListenError(err, settings.listenHost, settings.port),
+            birth: lifecycle.birth,
+            close: lifecycle.close,
         });
         node.connection = connection;
 
@@ -189,6 +205,10 @@ export = function (RED: NodeAPI): void {
             lastLoggedReason = link.state === 'connected' ? '' : why || lastLoggedReason;
         });
         connection.on('delivery-error', (err) => node.error(err));
+        connection.on('lifecycle-error', (kind, err) => {
+            const params = { kind: node.text(`lifecycle.${kind}`, {}, kind), reason: err.message };
+            node.error(node.text('lifecycle.failed', params, `the ${kind} message could not be published: ${err.message}`));
+        });
 
         connection.on('orphan-error', (err, message) => node.error(node.text('log.restored-failed', { topic: message.topic, reason: err.message })));
 

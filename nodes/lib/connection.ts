@@ -16,6 +16,7 @@ import { installSendBarrier } from './delivery/send-barrier';
 import type { DeliveryStore, OutgoingMessage } from './delivery/types';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
 import { PublishSender } from './publish-sender';
+import { publishLifecycleMessage } from './lifecycle-messages';
 import { guardPublishTopics } from './publish-topic-guard';
 import { RedeployHold } from './redeploy-hold';
 import type { QoS } from './subscription-plan';
@@ -51,7 +52,15 @@ export interface ConnectionOptions {
     prepare?: () => Promise<void>;
     /** Describes an error thrown by prepare. */
     describePrepareError?: (err: unknown) => Reason;
+    /** Published after every connect, once the subscriptions are sent. */
+    birth?: OutgoingMessage | null;
+    /** Published before every clean disconnect (the will goes in `client`). */
+    close?: OutgoingMessage | null;
 }
+
+/** How long a clean disconnect waits for the broker to take the close message. */
+const CLOSE_MESSAGE_PATIENCE_MS = 2000;
+const BIRTH_MESSAGE_PATIENCE_MS = 30000;
 
 /** The events of a Connection and their arguments. */
 export interface ConnectionEvents {
@@ -62,6 +71,8 @@ export interface ConnectionEvents {
     'orphan-error': [err: Error, message: OutgoingMessage];
     /** The broker confirmed a subscription (SUBACK) at `qos`: what it publishes to `filter` from now on arrives. */
     subscribed: [filter: string, qos: QoS];
+    /** The birth or close message could not be published. */
+    'lifecycle-error': [kind: 'birth' | 'close', err: Error];
 }
 
 export class Connection extends EventEmitter<ConnectionEvents> {
@@ -150,7 +161,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.clearTimers();
         this.outbox.setOnline(false);
         this.client = null;
-        await endClient(client);
+        await this.endLink(client);
         this.backoff.reset();
         if (!this.closing) this.setStatus({ state: 'idle', address: this.options.address, attempt: 0 });
         if (this.users.size > 0 && !this.closing && !this.client) this.open();
@@ -192,7 +203,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             this.outbox.close('the connection was closed (redeploy or shutdown) before the message was sent');
             const client = this.client;
             this.client = null;
-            if (client) await endClient(client);
+            if (client) await this.endLink(client);
             await this.store.close();
             this.setStatus({ state: 'closed', address: this.options.address, attempt: 0 });
         })();
@@ -266,6 +277,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.outbox.setOnline(true);
         if (properties?.receiveMaximum) this.outbox.setMaxInflight(properties.receiveMaximum);
         this.reconcile();
+        const birth = this.options.birth;
+        if (birth) {
+            publishLifecycleMessage(client, birth, BIRTH_MESSAGE_PATIENCE_MS).catch((err) => {
+                // A link lost meanwhile sends a birth message of its own when it is back.
+                if (this.client === client && this.connected) this.emit('lifecycle-error', 'birth', err);
+            });
+        }
+    }
+
+    /** Ends a client cleanly, after the close message while the link is up: a DISCONNECT tells the broker to drop the will. */
+    private async endLink(client: MqttClient): Promise<void> {
+        const close = this.options.close;
+        if (close && this.connected) {
+            await publishLifecycleMessage(client, close, CLOSE_MESSAGE_PATIENCE_MS).catch((err) => this.emit('lifecycle-error', 'close', err));
+        }
+        await endClient(client);
     }
 
     private onClose(client: MqttClient): void {

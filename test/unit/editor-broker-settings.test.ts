@@ -12,6 +12,8 @@ import { test } from 'node:test';
 import * as vm from 'node:vm';
 import * as runtime from '../../dist/lib/broker-settings';
 import type { BrokerConfigProps, SettingsProblem } from '../../dist/lib/broker-settings';
+import { LIFECYCLE_KINDS, readLifecycleMessages } from '../../dist/lib/lifecycle-messages';
+import { checkTopicName } from '../../dist/lib/topic';
 
 type Lib = typeof runtime;
 type Translate = (key: string, params?: { [name: string]: unknown }) => string;
@@ -19,6 +21,7 @@ type Translate = (key: string, params?: { [name: string]: unknown }) => string;
 const root = path.join(__dirname, '..', '..');
 const resource = fs.readFileSync(path.join(root, 'resources', 'broker-settings.js'), 'utf8');
 const editorHelpers = fs.readFileSync(path.join(root, 'resources', 'mqtt-wire-editor.js'), 'utf8');
+const topicResource = fs.readFileSync(path.join(root, 'resources', 'topic.js'), 'utf8');
 const dialogHtml = fs.readFileSync(path.join(root, 'nodes', 'broker-config.html'), 'utf8');
 const NS = 'node-red-contrib-mqtt-wire/broker-config:';
 
@@ -198,6 +201,7 @@ function loadDialog(translate: Translate): Dialog {
     const window: Record<string, unknown> = { RED };
     const context = vm.createContext({ window, RED, URL, console, $: () => ({ length: 0 }) });
     vm.runInContext(resource, context, { filename: 'broker-settings.js' });
+    vm.runInContext(topicResource, context, { filename: 'topic.js' });
     vm.runInContext(editorHelpers, context, { filename: 'mqtt-wire-editor.js' });
     vm.runInContext(scripts[0], context, { filename: 'broker-config.html' });
     assert.equal(registered.length, 1);
@@ -215,13 +219,44 @@ function catalogue(lang: string): Translate {
     };
 }
 
-test('the dialog validates the properties the module checks, each with a two-parameter validator', () => {
+/** The birth, close and will topics: checked with the topic module (resources/topic.js). */
+const LIFECYCLE_TOPICS = LIFECYCLE_KINDS.map((kind) => `${kind}Topic`);
+
+test('the dialog validates the properties the module checks and the birth, close and will topics, each with a two-parameter validator', () => {
     const { definition } = loadDialog(catalogue('en-US'));
     const validated = Object.keys(definition.defaults).filter((name) => definition.defaults[name].validate);
-    assert.deepEqual(validated.sort(), [...runtime.CHECKED_PROPERTIES].sort());
+    assert.deepEqual(validated.sort(), [...runtime.CHECKED_PROPERTIES, ...LIFECYCLE_TOPICS].sort());
     for (const name of validated) assert.equal(definition.defaults[name].validate!.length, 2, `${name}: function (v, opt)`);
     const defaults = Object.fromEntries(Object.entries(definition.defaults).map(([name, d]) => [name, d.value]));
     assert.deepEqual(runtime.resolveBrokerSettings(defaults), runtime.resolveBrokerSettings({}), "a new node's values mean the runtime's defaults");
+    assert.deepEqual(readLifecycleMessages(defaults), readLifecycleMessages({}), 'a new node has no birth, close or will message');
+    for (const kind of LIFECYCLE_KINDS) {
+        for (const part of ['Payload', 'Qos', 'Retain']) assert.ok(`${kind}${part}` in definition.defaults, `${kind}${part} is a property of the dialog`);
+    }
+});
+
+test('the birth, close and will topics are checked with the runtime\'s topic rules, in the catalogue\'s words; empty turns a message off', () => {
+    const topics = ['', 'nodered/status', ' spaced ', 'a/+/b', '#', 'a\u0000b', '$share/g/x', '${STATUS_TOPIC}', 'x'.repeat(70000)];
+    for (const lang of ['en-US', 'zh-CN']) {
+        const translate = catalogue(lang);
+        const { definition } = loadDialog(translate);
+        let refused = 0;
+        for (const name of LIFECYCLE_TOPICS) {
+            for (const topic of topics) {
+                const problem = topic === '' || topic.startsWith('${') ? null : checkTopicName(topic);
+                const expected = problem === null ? true : translate(`${NS}broker-config.topic.${problem.code}`);
+                assert.equal(definition.defaults[name].validate!.call({}, topic, {}), expected, `${lang}: ${name} = ${JSON.stringify(topic.slice(0, 20))}`);
+                if (problem) refused++;
+                // The runtime turns off exactly the messages whose topic the dialog refuses (an environment variable is resolved before).
+                if (!topic.startsWith('${')) {
+                    const kind = name.replace('Topic', '');
+                    assert.equal(readLifecycleMessages({ [name]: topic }).problems.length, problem ? 1 : 0, `${name} = ${JSON.stringify(topic.slice(0, 20))}`);
+                    assert.ok(topic === '' || problem || readLifecycleMessages({ [name]: topic })[kind as 'birth'], `${kind} on`);
+                }
+            }
+        }
+        assert.ok(refused >= 9, `${lang}: ${refused} refusals`);
+    }
 });
 
 test("the dialog's validators return the module's problems, in its English words or the catalogue's", () => {

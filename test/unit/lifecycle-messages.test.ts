@@ -1,0 +1,156 @@
+/**
+ * Birth, close and will messages read from a broker-config's flow properties (the core node's names),
+ * their problems in words (the module's English and the catalogues'), and how one is published.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import {
+    LifecycleProblem,
+    publishLifecycleMessage,
+    readLifecycleMessage,
+    readLifecycleMessages,
+    readLifecycleQos,
+    readLifecycleRetain,
+    willOption,
+} from '../../dist/lib/lifecycle-messages';
+import type { OutgoingMessage } from '../../dist/lib/delivery/types';
+
+const root = path.join(__dirname, '..', '..');
+
+test('an empty or missing topic turns a message off, as in the core node', () => {
+    assert.deepEqual(readLifecycleMessages({}), { birth: null, close: null, will: null, problems: [] });
+    assert.deepEqual(readLifecycleMessages({ birthTopic: '', birthPayload: 'x', closeTopic: null, willTopic: undefined, willQos: '9' }), {
+        birth: null,
+        close: null,
+        will: null,
+        problems: [],
+    });
+});
+
+test('a message with the core flow properties: topic exactly as written, payload as UTF-8, QoS and retain as text or not', () => {
+    const read = readLifecycleMessages({
+        birthTopic: ' home/nodered/status',
+        birthPayload: 'online ✓',
+        birthQos: '1',
+        birthRetain: 'true',
+        closeTopic: 'home/nodered/status',
+        closePayload: 'offline',
+        closeQos: 2,
+        closeRetain: true,
+        willTopic: 'home/nodered/status',
+    });
+    assert.deepEqual(read.problems, []);
+    assert.deepEqual(read.birth, { topic: ' home/nodered/status', payload: Buffer.from('online ✓', 'utf8'), qos: 1, retain: true });
+    assert.deepEqual(read.close, { topic: 'home/nodered/status', payload: Buffer.from('offline'), qos: 2, retain: true });
+    assert.deepEqual(read.will, { topic: 'home/nodered/status', payload: Buffer.alloc(0), qos: 0, retain: false });
+    assert.deepEqual(willOption(read.will!), { topic: 'home/nodered/status', payload: Buffer.alloc(0), qos: 0, retain: false });
+});
+
+test('QoS is 0, 1 or 2 and retain true or false; empty means 0 and false; anything else is refused', () => {
+    for (const [value, qos] of [[undefined, 0], [null, 0], ['', 0], ['0', 0], [1, 1], ['2', 2], [' 2 ', 2]] as const) assert.equal(readLifecycleQos(value), qos, String(value));
+    for (const value of ['3', 3, -1, '1.0', 'x', true, {}]) assert.equal(readLifecycleQos(value), null, String(value));
+    for (const [value, retain] of [[undefined, false], ['', false], [false, false], ['false', false], [true, true], ['true', true]] as const) {
+        assert.equal(readLifecycleRetain(value), retain, String(value));
+    }
+    for (const value of ['yes', 1, 0, 'TRUE']) assert.equal(readLifecycleRetain(value), null, String(value));
+});
+
+test('an invalid topic, QoS or retain flag turns that message off with a problem in words; the others stay', () => {
+    const read = readLifecycleMessages({
+        birthTopic: 'home/+/status',
+        closeTopic: 'bye',
+        closeQos: '5',
+        willTopic: 'gone',
+        willRetain: 'sometimes',
+    });
+    assert.equal(read.birth, null);
+    assert.equal(read.close, null);
+    assert.equal(read.will, null);
+    assert.deepEqual(
+        read.problems.map((p) => p.text),
+        [
+            `the birth message is off: its topic "home/+/status" is invalid: a publish topic cannot contain '+' or '#' - subscribe with mqtt-in to use wildcards`,
+            'the close message is off: its QoS must be 0, 1 or 2, not "5"',
+            'the will message is off: its retain flag must be true or false, not "sometimes"',
+        ],
+    );
+    assert.deepEqual(
+        readLifecycleMessages({ birthTopic: 'a/#', willTopic: 'ok' }).problems.map((p) => [p.kind, p.code, p.topicCode]),
+        [['birth', 'topic', 'wildcard-in-name']],
+    );
+    assert.equal((readLifecycleMessage('will', { willTopic: 'a\u0000b' }) as LifecycleProblem).topicCode, 'null-character');
+});
+
+/** The catalogue's text of a problem, built as broker-config.ts builds it. */
+function cataloguedText(lang: string, problem: LifecycleProblem): string {
+    const messages = JSON.parse(fs.readFileSync(path.join(root, 'nodes', 'locales', lang, 'broker-config.json'), 'utf8'))['broker-config'];
+    const params: { [name: string]: string } = {
+        kind: messages.lifecycle[problem.kind],
+        value: problem.value,
+        reason: problem.topicCode ? messages.topic[problem.topicCode] : '',
+    };
+    const template: string = messages.lifecycle[`problem-${problem.code}`];
+    assert.equal(typeof template, 'string', `${lang}: lifecycle.problem-${problem.code}`);
+    return template.replace(/__(\w+)__/g, (_, name: string) => params[name]);
+}
+
+test("each problem has a text in both catalogues, and the English one is the module's word for word", () => {
+    const problems = readLifecycleMessages({
+        birthTopic: '#',
+        closeTopic: 'c',
+        closeQos: 'x',
+        willTopic: 'w',
+        willRetain: 'no',
+    }).problems;
+    assert.deepEqual(problems.map((p) => p.code), ['topic', 'qos', 'retain']);
+    for (const problem of problems) {
+        assert.equal(cataloguedText('en-US', problem), problem.text);
+        const chinese = cataloguedText('zh-CN', problem);
+        assert.ok(chinese.includes(problem.value) && !/__\w+__/.test(chinese), chinese);
+    }
+});
+
+type Answer = (err?: Error & { code?: number }) => void;
+
+function fakeClient() {
+    const published: { topic: string; payload: Buffer; options: { qos: number; retain: boolean }; answer: Answer }[] = [];
+    const client = {
+        publish(topic: string, payload: Buffer, options: { qos: number; retain: boolean }, answer: Answer) {
+            published.push({ topic, payload, options, answer });
+        },
+    };
+    return { client: client as unknown as MqttClient, published };
+}
+
+const birth: OutgoingMessage = { topic: 'nodered/status', payload: Buffer.from('online'), qos: 1, retain: true };
+
+test('a lifecycle message is published with its QoS and retain flag and resolves when the broker has it', async () => {
+    const { client, published } = fakeClient();
+    let settled = false;
+    const publishing = publishLifecycleMessage(client, birth, 1000).then(() => (settled = true));
+    assert.equal(published.length, 1);
+    assert.deepEqual([published[0].topic, published[0].payload.toString(), published[0].options], ['nodered/status', 'online', { qos: 1, retain: true }]);
+    await Promise.resolve();
+    assert.equal(settled, false, 'not before the answer');
+    published[0].answer();
+    await publishing;
+    assert.equal(settled, true);
+});
+
+test("a broker's refusal is reported with its reason in words, another error as it is, and silence after the patience", async () => {
+    const refused = fakeClient();
+    const refusal = publishLifecycleMessage(refused.client, birth, 1000);
+    refused.published[0].answer(Object.assign(new Error('Publish error'), { code: 0x87 }));
+    await assert.rejects(refusal, /^Error: the broker refused it: .*reason code 0x87/);
+
+    const failed = fakeClient();
+    const failure = publishLifecycleMessage(failed.client, birth, 1000);
+    failed.published[0].answer(new Error('Connection closed'));
+    await assert.rejects(failure, /Connection closed/);
+
+    const silent = fakeClient();
+    await assert.rejects(publishLifecycleMessage(silent.client, birth, 30), /no answer from the broker within 30 ms/);
+});
