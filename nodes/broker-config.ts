@@ -120,9 +120,12 @@ export = function (RED: NodeAPI): void {
             clean: settings.clean,
             connectTimeout: 30000,
         };
-        if (sendsSessionExpiry(settings)) {
+        if (settings.protocolVersion === 5) {
+            // Ask for response and problem information, as the core node does.
+            clientOptions.properties = { requestResponseInformation: true, requestProblemInformation: true };
             // Without it an MQTT 5 broker ends the session at the first disconnect.
-            clientOptions.properties = { sessionExpiryInterval: settings.sessionExpiry };
+            if (sendsSessionExpiry(settings)) clientOptions.properties.sessionExpiryInterval = settings.sessionExpiry;
+            if (settings.connectUserProperties) clientOptions.properties.userProperties = settings.connectUserProperties;
         }
         if (lifecycle.will) clientOptions.will = willOption(lifecycle.will);
         if (settings.mode === 'external') {

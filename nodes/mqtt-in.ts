@@ -3,6 +3,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
 import type { InboundMessage, Subscriber } from './lib/connection';
+import { receivedMsgProperties } from './lib/message-properties';
 import { bufferToPayload, normalizeDatatype } from './lib/payload';
 import { checkTopicFilter } from './lib/topic';
 import { parseQoS } from './qos';
@@ -47,6 +48,8 @@ export = function (RED: NodeAPI): void {
                     payload: converted.payload,
                     qos: message.qos,
                     retain: message.retain,
+                    // MQTT 5 properties under the core node's msg names (none on MQTT 3.1.1).
+                    ...receivedMsgProperties(message.properties),
                 };
                 if (!converted.ok) {
                     node.error(RED._('mqtt-in.errors.invalid-json', { topic: message.topic, reason: converted.error }), msg);

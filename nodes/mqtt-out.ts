@@ -4,18 +4,19 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
 import type { OutgoingMessage } from './lib/delivery/types';
+import { NodePropertyFields, PublishProperties, publishProperties, readNodeProperties } from './lib/message-properties';
 import { payloadToBuffer } from './lib/payload';
 import { checkTopicName } from './lib/topic';
 import { parseQoS } from './qos';
 
-interface MqttOutDef extends NodeDef {
+interface MqttOutDef extends NodeDef, NodePropertyFields {
     topic?: string;
     qos?: string | number;
     retain?: string | boolean;
     broker?: string;
 }
 
-type OutMessage = NodeMessage & { qos?: unknown; retain?: unknown };
+type OutMessage = NodeMessage & { qos?: unknown; retain?: unknown; [property: string]: unknown };
 
 export = function (RED: NodeAPI): void {
     function MqttOutNode(this: Node, config: MqttOutDef): void {
@@ -30,11 +31,37 @@ export = function (RED: NodeAPI): void {
         const fixedTopic = typeof config.topic === 'string' ? config.topic : '';
         const fixedQos = config.qos === undefined || config.qos === '' ? null : parseQoS(config.qos);
         const fixedRetain = config.retain === true || config.retain === 'true' ? true : config.retain === false || config.retain === 'false' ? false : null;
+        // The MQTT 5 properties of the node's own fields; a field it cannot use refuses every MQTT 5 message.
+        let fixedProperties: PublishProperties = {};
+        let fixedPropertiesProblem: string | null = null;
+        try {
+            fixedProperties = readNodeProperties(config);
+        } catch (err) {
+            fixedPropertiesProblem = RED._('mqtt-out.errors.invalid-property', { reason: (err as Error).message });
+        }
+
+        /** The MQTT 5 properties to publish with (none on MQTT 3.1.1, which has none, as in the core node), or the reason they cannot be. */
+        function prepareProperties(msg: OutMessage, handle: BrokerHandle): PublishProperties | undefined | string {
+            if (handle.connection?.protocolVersion !== 5) return undefined;
+            if (fixedPropertiesProblem) return fixedPropertiesProblem;
+            try {
+                return publishProperties(fixedProperties, msg);
+            } catch (err) {
+                return RED._('mqtt-out.errors.invalid-property', { reason: (err as Error).message });
+            }
+        }
 
         /** The message to publish, or the reason it cannot be. */
         function prepare(msg: OutMessage, handle: BrokerHandle): OutgoingMessage | string {
+            const properties = prepareProperties(msg, handle);
+            if (typeof properties === 'string') return properties;
             // The node's own topic wins when set, as in Node-RED's core mqtt out.
-            const topic: unknown = fixedTopic !== '' ? fixedTopic : msg.topic;
+            let topic: unknown = fixedTopic !== '' ? fixedTopic : msg.topic;
+            if (!topic && properties?.responseTopic) {
+                // No topic but a response topic (MQTT 5): a reply goes there, as in the core node.
+                topic = properties.responseTopic;
+                delete properties.responseTopic;
+            }
             if (topic === undefined || topic === null || topic === '') return RED._('mqtt-out.errors.no-topic');
             if (typeof topic !== 'string') {
                 return RED._('mqtt-out.errors.invalid-topic', { topic: String(topic), reason: 'msg.topic must be a string' });
@@ -61,7 +88,7 @@ export = function (RED: NodeAPI): void {
             } catch (err) {
                 return RED._('mqtt-out.errors.payload', { reason: (err as Error).message });
             }
-            return { topic, payload, qos, retain };
+            return properties ? { topic, payload, qos, retain, properties } : { topic, payload, qos, retain };
         }
 
         node.on('input', (msg: OutMessage, _send: unknown, done: (err?: Error) => void) => {

@@ -38,6 +38,8 @@ export interface BrokerConfigProps {
     queueQoS0?: boolean | string;
     /** Keep QoS 1/2 state on disk: "auto" (when clean session is off), "on" or "off". */
     durable?: string;
+    /** MQTT 5 user properties sent in CONNECT: the JSON of an object of name/value pairs (the core node's name). */
+    userProps?: string;
 }
 
 export interface BrokerSettings {
@@ -71,6 +73,8 @@ export interface BrokerSettings {
     queueQoS0: boolean;
     /** Keep the outbox and QoS 1/2 state in a file in the Node-RED user directory. */
     durable: boolean;
+    /** MQTT 5 only: the user properties of the CONNECT packet; null for none. */
+    connectUserProperties: { [name: string]: string } | null;
 }
 
 /** A week: long enough for a Node-RED that is down over a weekend to find its messages waiting. */
@@ -137,6 +141,7 @@ export type SettingsProblemCode =
     | NumberProblemCode
     | 'reconnect-delay-order'
     | 'durable'
+    | 'user-props'
     | 'broker-scheme'
     | 'broker-url'
     | 'broker-empty'
@@ -237,6 +242,43 @@ export function durableProblem(value: unknown): SettingsProblem | null {
 export function isDurable(choice: unknown, clean: boolean): boolean {
     const chosen = durableChoice(choice);
     return chosen === 'on' || (chosen === 'auto' && !clean);
+}
+
+/**
+ * The CONNECT user properties of a userProps value: null when empty; a value that is not a string is
+ * sent as its JSON, as the core node does. Throws when it is not the JSON of an object.
+ */
+export function readUserProps(value: unknown): { [name: string]: string } | null {
+    if (isEmpty(value)) return null;
+    let parsed: unknown;
+    try {
+        parsed = typeof value === 'string' ? JSON.parse(value) : value;
+    } catch {
+        parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        throw new BrokerSettingsError(refusal('user-props', `user properties must be a JSON object such as {"name": "value"}, not ${JSON.stringify(String(value))}`));
+    }
+    const pairs: { [name: string]: string } = {};
+    let count = 0;
+    for (const name of Object.keys(parsed)) {
+        const v = (parsed as { [name: string]: unknown })[name];
+        if (v === undefined || v === null) continue;
+        pairs[name] = typeof v === 'string' ? v : JSON.stringify(v);
+        count++;
+    }
+    return count > 0 ? pairs : null;
+}
+
+/** The problem with a userProps value, or null. */
+export function userPropsProblem(value: unknown): SettingsProblem | null {
+    try {
+        readUserProps(value);
+        return null;
+    } catch (err) {
+        if (err instanceof BrokerSettingsError) return err.problem;
+        throw err;
+    }
 }
 
 /** The protocol a scheme or a Protocol field names (as written, lower case), or null. */
@@ -348,6 +390,9 @@ export function propertyProblem(name: string, props: BrokerConfigProps): Setting
             return readFlag('cleansession', props.cleansession) ? null : numberProblem('sessionExpiry', props.sessionExpiry);
         case 'durable':
             return durableProblem(props.durable);
+        case 'userProps':
+            // Sent on MQTT 5 only.
+            return readProtocolVersion(props.protocolVersion, readMode(props.mode)) === 5 ? userPropsProblem(props.userProps) : null;
         case 'keepalive':
         case 'reconnectDelay':
         case 'maxInflight':
@@ -370,6 +415,7 @@ export const CHECKED_PROPERTIES: readonly string[] = [
     'maxInflight',
     'queueLimit',
     'durable',
+    'userProps',
 ];
 
 export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings {
@@ -406,6 +452,8 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
     if (order) throw new BrokerSettingsError(order);
     const durable = durableProblem(props.durable);
     if (durable) throw new BrokerSettingsError(durable);
+    const protocolVersion = readProtocolVersion(props.protocolVersion, mode);
+    const connectUserProperties = protocolVersion === 5 ? readUserProps(props.userProps) : null;
     const bracketedHost = host.includes(':') ? `[${host}]` : host;
     const address = `${bracketedHost}:${port}`;
     return {
@@ -417,7 +465,7 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
         url: `${protocol}://${address}${path}`,
         address,
         listenHost,
-        protocolVersion: readProtocolVersion(props.protocolVersion, mode),
+        protocolVersion,
         clientId: String(props.clientid ?? '').trim(),
         keepalive: readNumber('keepalive', props.keepalive),
         clean,
@@ -431,5 +479,6 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
         queueLimit: readNumber('queueLimit', props.queueLimit),
         queueQoS0: readFlag('queueQoS0', props.queueQoS0),
         durable: isDurable(props.durable, clean),
+        connectUserProperties,
     };
 }

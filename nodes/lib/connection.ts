@@ -265,9 +265,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         }
     }
 
-    private onConnect(client: MqttClient, sessionPresent: boolean, properties: { receiveMaximum?: number; subscriptionIdentifiersAvailable?: boolean } | undefined): void {
+    private onConnect(client: MqttClient, sessionPresent: boolean, properties: ConnackProperties | undefined): void {
         if (this.client !== client) return;
         this.backoff.reset();
+        this.sender.setBrokerLimits(this.protocolVersion === 5 ? { maximumPacketSize: properties?.maximumPacketSize, topicAliasMaximum: properties?.topicAliasMaximum } : {});
         this.lastError = undefined;
         // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
         this.subscriptions.sessionStarted(sessionPresent, this.protocolVersion === 5 && properties?.subscriptionIdentifiersAvailable !== false);
@@ -378,6 +379,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         // A held message stays unacknowledged: the broker sends it again on the next connection.
         this.hold.drop();
     }
+}
+
+/** What the connection reads of an MQTT 5 CONNACK's properties. */
+interface ConnackProperties {
+    receiveMaximum?: number;
+    subscriptionIdentifiersAvailable?: boolean;
+    maximumPacketSize?: number;
+    topicAliasMaximum?: number;
 }
 
 /** Ends a client politely (DISCONNECT), or by force when that does not finish in time. */

@@ -156,19 +156,34 @@ export function describeListenError(err: unknown, host: string, port: number): R
     return reason('listen-failed', { host, port: String(port), detail });
 }
 
-/** Reason codes a broker puts in SUBACK/PUBACK/PUBREC (MQTT 5 section 2.4); 3.1.1 SUBACK failure is 0x80. */
+/** Reason codes a broker puts in SUBACK/PUBACK/PUBREC/DISCONNECT (MQTT 5 section 2.4); 3.1.1 SUBACK failure is 0x80. */
 const ACK_REASON_TEXT: Record<number, string> = {
     0x80: 'unspecified error',
+    0x81: 'malformed packet',
+    0x82: 'protocol error',
     0x83: 'implementation specific error',
     0x87: 'not authorized',
+    0x89: 'server busy',
+    0x8b: 'server shutting down',
+    0x8d: 'keep alive timeout',
+    0x8e: 'session taken over',
     0x8f: 'topic filter invalid',
     0x90: 'topic name invalid',
     0x91: 'packet identifier in use',
+    0x93: 'receive maximum exceeded',
+    0x94: 'topic alias invalid',
+    0x95: 'packet too large',
+    0x96: 'message rate too high',
     0x97: 'quota exceeded',
+    0x98: 'administrative action',
     0x99: 'payload format invalid',
     0x9a: 'retain not supported',
     0x9b: 'QoS not supported',
+    0x9c: 'use another server',
+    0x9d: 'server moved',
     0x9e: 'shared subscriptions not supported',
+    0x9f: 'connection rate exceeded',
+    0xa0: 'maximum connect time',
     0xa1: 'subscription identifiers not supported',
     0xa2: 'wildcard subscriptions not supported',
 };

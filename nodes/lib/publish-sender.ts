@@ -6,13 +6,26 @@ import type { MqttClient } from 'mqtt';
 import { DeliveryError } from './delivery/outbox';
 import type { DeliveryStore, QueuedMessage } from './delivery/types';
 import { describeAckReason } from './errors';
+import { publishPacketSize } from './message-properties';
 
 /** MQTT 5 reason code 0x97 in a PUBACK or PUBREC. */
 const QUOTA_EXCEEDED = 0x97;
 
+/** What the broker's CONNACK (MQTT 5) allows a client to send; absent: no limit said. */
+export interface BrokerLimits {
+    maximumPacketSize?: number;
+    topicAliasMaximum?: number;
+}
+
+/** MQTT.js's record of the topic aliases sent on the current link (reset at each CONNACK). */
+interface TopicAliasesSent {
+    getTopicByAlias(alias: number): string | undefined;
+}
+
 export class PublishSender {
     /** QoS 1/2 messages handed to MQTT.js, by message id, until the broker's final acknowledgement. */
     private readonly awaitingAck = new Map<number, (err?: Error) => void>();
+    private limits: BrokerLimits = {};
 
     constructor(private readonly store: DeliveryStore) {
         // A deletion from the outgoing store is the broker's final acknowledgement. It completes a
@@ -22,6 +35,33 @@ export class PublishSender {
             const finish = this.awaitingAck.get(id);
             if (finish) queueMicrotask(() => finish());
         });
+    }
+
+    /** The limits of the link just established (an empty object on MQTT 3.1.1). */
+    setBrokerLimits(limits: BrokerLimits): void {
+        this.limits = limits;
+    }
+
+    /** The topic to send `message` under on this link ('' when its alias stands for it), or why the broker would not take it. */
+    private fitToLink(client: MqttClient, message: QueuedMessage['message']): { topic: string } | { why: string } {
+        const { properties } = message;
+        let topic = message.topic;
+        const alias = properties?.topicAlias;
+        if (alias !== undefined) {
+            const most = this.limits.topicAliasMaximum ?? 0;
+            if (alias > most) {
+                return { why: most > 0 ? `topic alias ${alias} is over the broker's maximum of ${most}` : `the broker accepts no topic aliases (msg.topicAlias ${alias})` };
+            }
+            // The alias already stands for this topic on this link: send the alias alone, as the core node does.
+            const sent = (client as unknown as { topicAliasSend?: TopicAliasesSent }).topicAliasSend;
+            if (sent?.getTopicByAlias(alias) === topic) topic = '';
+        }
+        const most = this.limits.maximumPacketSize;
+        if (most !== undefined) {
+            const size = publishPacketSize(topic, message.payload.length, message.qos, properties ?? {});
+            if (size > most) return { why: `the message is ${size} bytes, more than the broker's maximum packet size of ${most} bytes` };
+        }
+        return { topic };
     }
 
     /** Sends through `client`, the link's client (none while the connection is closed). */
@@ -39,8 +79,16 @@ export class PublishSender {
             if (id !== undefined && this.awaitingAck.get(id) === finish) this.awaitingAck.delete(id);
             done(err);
         };
+        const fitted = this.fitToLink(client, message);
+        if ('why' in fitted) {
+            done(new DeliveryError(`not sent: ${fitted.why}`, 'refused'));
+            return;
+        }
+        const { topic } = fitted;
+        // A copy: MQTT.js may change the packet's properties, and the queued message must stay as it was.
+        const options = message.properties ? { qos: message.qos, retain: message.retain, properties: { ...message.properties } } : { qos: message.qos, retain: message.retain };
         const publish = (): void => {
-            client.publish(message.topic, message.payload, { qos: message.qos, retain: message.retain }, (err) => {
+            client.publish(topic, message.payload, options, (err) => {
                 if (!err) return finish();
                 const code = (err as { code?: unknown }).code;
                 if (code === QUOTA_EXCEEDED) {

@@ -61,6 +61,7 @@ const DURABLES: unknown[] = [undefined, null, '', 'auto', 'on', 'off', 'AUTO', '
 const PATHS: unknown[] = [undefined, '', '/mqtt', 'mqtt', '/', ' /x'];
 const MODES: unknown[] = [undefined, '', 'external', 'embedded', 'other'];
 const VERSIONS: unknown[] = [undefined, null, '', 4, 5, '4', '5', '5.0', '3', 'x'];
+const USER_PROPS: unknown[] = [undefined, null, '', '{}', '{"a":"b"}', ' {"a":1,"b":null,"c":[1]} ', '[]', '"x"', '{', 'null', '7', { a: 'b' }];
 
 /** A deterministic choice of flow properties, mostly valid ones, with an odd value here and there. */
 function generatedProps(count: number): BrokerConfigProps[] {
@@ -95,6 +96,7 @@ function generatedProps(count: number): BrokerConfigProps[] {
             queueLimit: pick(NUMBERS, ['10000']),
             queueQoS0: pick(FLAGS, [false]),
             durable: pick(DURABLES, ['auto', 'on', 'off']),
+            userProps: pick(USER_PROPS, ['', '{"site":"north"}']),
         } as BrokerConfigProps);
     }
     return props;
@@ -136,6 +138,10 @@ function calls(lib: Lib): Array<[string, () => unknown]> {
         for (const mode of MODES) add('brokerProblem', broker, mode);
     }
     for (const value of PATHS) add('wspathProblem', value);
+    for (const value of USER_PROPS) {
+        add('readUserProps', value);
+        add('userPropsProblem', value);
+    }
     for (const props of PROPS) {
         add('resolveBrokerSettings', props);
         for (const name of [...runtime.CHECKED_PROPERTIES, 'name', 'clientid']) add('propertyProblem', name, props);

@@ -7,8 +7,8 @@
  * Body:    u8 record type | fields of that type (see RecordType)
  *
  * A packet or a queued message is encoded as: u32 header length | JSON header (every field except
- * the payload; Buffers anywhere inside, e.g. MQTT 5 correlationData, tagged so they come back as
- * Buffers) | u8 payload kind (0 none, 1 Buffer, 2 string) | payload bytes (the rest of the body).
+ * the payload, with a queued message's MQTT 5 properties; Buffers anywhere inside, e.g.
+ * correlationData, tagged so they come back as Buffers) | u8 payload kind (0 none, 1 Buffer, 2 string) | payload bytes (the rest of the body).
  *
  * This module is the format only: it builds and reads records; journal-file.ts writes and syncs them.
  */
@@ -252,6 +252,9 @@ function checkStore(byte: number): StoreId {
 
 function checkMessage(object: Record<string, unknown>): OutgoingMessage {
     if (typeof object.topic !== 'string' || !Buffer.isBuffer(object.payload)) throw new Error('bad queued message');
+    // A message written before MQTT 5 properties were kept has none.
+    const props = object.properties;
+    if (props !== undefined && (props === null || typeof props !== 'object' || Array.isArray(props))) throw new Error('bad queued message properties');
     return object as unknown as OutgoingMessage;
 }
 

@@ -8,6 +8,7 @@
  * - the broker subscriptions of a persistent session, with their MQTT 5 subscription identifiers.
  */
 import type { IStore } from 'mqtt';
+import type { PublishProperties } from '../message-properties';
 import type { QoS } from '../subscription-plan';
 
 /** A message the flow hands over to be published. */
@@ -16,6 +17,8 @@ export interface OutgoingMessage {
     payload: Buffer;
     qos: QoS;
     retain: boolean;
+    /** MQTT 5 PUBLISH properties; absent on MQTT 3.1.1. */
+    properties?: PublishProperties;
 }
 
 /**
