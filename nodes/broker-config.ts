@@ -5,7 +5,8 @@ import type { IClientOptions } from 'mqtt';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
 import { BrokerConfigProps, BrokerSettings, resolveBrokerSettings, sendsSessionExpiry } from './lib/broker-settings';
-import { Connection, LinkStatus } from './lib/connection';
+import { mergeBrokerOverride } from './lib/actions';
+import { Connection, ConnectionTarget, LinkStatus } from './lib/connection';
 import { EmbeddedBroker } from './lib/embedded-broker';
 import { durableStorePath, openDeliveryStore } from './lib/delivery/open-store';
 import type { DeliveryStore } from './lib/delivery/types';
@@ -90,15 +91,14 @@ export = function (RED: NodeAPI): void {
 
         node.currentStatus = () => {
             if (node.configError) return { fill: 'red', shape: 'ring', text: node.configError };
-            // Until msg.action can connect it, a config with auto-connect off stays unconnected.
-            if (!settings.autoConnect) return { fill: 'grey', shape: 'ring', text: node.text('status.auto-connect-off') };
+            if (node.connection?.awaitingConnect) return { fill: 'grey', shape: 'ring', text: node.text('status.auto-connect-off') };
             return node.connection ? statusOf(node.connection.status) : { fill: 'red', shape: 'ring', text: node.text('status.disconnected') };
         };
 
         node.register = (user) => {
             users.add(user);
             user.status(node.currentStatus());
-            if (node.connection && settings.autoConnect) node.connection.attach(user);
+            node.connection?.attach(user);
         };
         node.deregister = async (user) => {
             users.delete(user);
@@ -112,34 +112,43 @@ export = function (RED: NodeAPI): void {
         settings = settings!;
         for (const problem of lifecycleProblems) node.error(problem);
 
-        const credentials = (node.credentials ?? {}) as Credentials;
-        const clientOptions: IClientOptions = {
-            protocolVersion: settings.protocolVersion,
-            clientId: settings.clientId || generatedClientId(node.id, settings.clean),
-            keepalive: settings.keepalive,
-            clean: settings.clean,
-            connectTimeout: 30000,
-        };
-        if (settings.protocolVersion === 5) {
-            // Ask for response and problem information, as the core node does.
-            clientOptions.properties = { requestResponseInformation: true, requestProblemInformation: true };
-            // Without it an MQTT 5 broker ends the session at the first disconnect.
-            if (sendsSessionExpiry(settings)) clientOptions.properties.sessionExpiryInterval = settings.sessionExpiry;
-            if (settings.connectUserProperties) clientOptions.properties.userProperties = settings.connectUserProperties;
-        }
-        if (lifecycle.will) clientOptions.will = willOption(lifecycle.will);
-        if (settings.mode === 'external') {
-            if (credentials.user) clientOptions.username = credentials.user;
-            if (credentials.password) clientOptions.password = credentials.password;
-        }
-        if (settings.usesTls) {
-            const tlsNode = config.tls ? (RED.nodes.getNode(config.tls) as TlsConfigNode | null) : null;
-            if (tlsNode) tlsNode.addTLSOptions(clientOptions);
-            else clientOptions.rejectUnauthorized = settings.verifyServerCert;
-            if (clientOptions.rejectUnauthorized === false) {
-                node.warn(node.text('log.tls-verify-off', { broker: settings.address }));
+        /** The broker address and client options for these settings: at start, and for a connect with msg.broker. */
+        const targetOf = (settings: BrokerSettings, credentials: Credentials): ConnectionTarget => {
+            const clientOptions: IClientOptions = {
+                protocolVersion: settings.protocolVersion,
+                clientId: settings.clientId || generatedClientId(node.id, settings.clean),
+                keepalive: settings.keepalive,
+                clean: settings.clean,
+                connectTimeout: 30000,
+            };
+            if (settings.protocolVersion === 5) {
+                // Ask for response and problem information, as the core node does.
+                clientOptions.properties = { requestResponseInformation: true, requestProblemInformation: true };
+                // Without it an MQTT 5 broker ends the session at the first disconnect.
+                if (sendsSessionExpiry(settings)) clientOptions.properties.sessionExpiryInterval = settings.sessionExpiry;
+                if (settings.connectUserProperties) clientOptions.properties.userProperties = settings.connectUserProperties;
             }
-        }
+            if (lifecycle.will) clientOptions.will = willOption(lifecycle.will);
+            if (settings.mode === 'external') {
+                if (credentials.user) clientOptions.username = credentials.user;
+                if (credentials.password) clientOptions.password = credentials.password;
+            }
+            if (settings.usesTls) {
+                const tlsNode = config.tls ? (RED.nodes.getNode(config.tls) as TlsConfigNode | null) : null;
+                if (tlsNode) tlsNode.addTLSOptions(clientOptions);
+                else clientOptions.rejectUnauthorized = settings.verifyServerCert;
+                if (clientOptions.rejectUnauthorized === false) {
+                    node.warn(node.text('log.tls-verify-off', { broker: settings.address }));
+                }
+            }
+            return { url: settings.url, address: settings.address, client: clientOptions };
+        };
+        const credentials = (node.credentials ?? {}) as Credentials;
+        const target = targetOf(settings, credentials);
+        node.targetFor = (override) => {
+            const merged = mergeBrokerOverride(config, credentials, override);
+            return targetOf(resolveBrokerSettings(merged.props), merged.credentials);
+        };
 
         /** The durable store when asked for and possible; else memory, with the reason in the log. */
         function openStore(clientId: string): DeliveryStore {
@@ -171,11 +180,10 @@ export = function (RED: NodeAPI): void {
         }
         const embeddedBroker = embedded;
 
-        const store = openStore(clientOptions.clientId as string);
+        const store = openStore(target.client.clientId as string);
         const connection = new Connection({
-            url: settings.url,
-            address: settings.address,
-            client: clientOptions,
+            ...target,
+            autoConnect: settings.autoConnect,
             store,
             backoff: { initialMs: settings.reconnectDelayMs, maxMs: settings.reconnectDelayMaxMs, jitter: 0.2 },
             outbox: { maxInflight: settings.maxInflight, maxQueued: settings.queueLimit, queueQoS0: settings.queueQoS0 },

@@ -1,6 +1,7 @@
 /** What mqtt-in and mqtt-out see of a broker-config node. */
 import type { Node, NodeStatus } from 'node-red';
-import type { Connection } from './lib/connection';
+import type { BrokerOverride } from './lib/actions';
+import type { Connection, ConnectionTarget } from './lib/connection';
 
 export interface BrokerHandle extends Node {
     /** Null when the configuration itself is wrong; `configError` then says why. */
@@ -13,4 +14,6 @@ export interface BrokerHandle extends Node {
     /** A text from the broker-config catalogue (status texts, topic rules), with its English fallback. */
     text(key: string, params?: Record<string, string>, fallback?: string): string;
     currentStatus(): NodeStatus;
+    /** Where to connect with msg.broker's settings over the node's own; throws with the reason when they are not valid. */
+    targetFor(override: BrokerOverride): ConnectionTarget;
 }

@@ -2,7 +2,10 @@
  * sends each message that arrives into the flow, its payload converted by the chosen datatype. */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
+import { handleInActions } from './mqtt-in-actions';
+import { nodeSubscriptionOptions, subscriptionOptionsOf } from './lib/actions';
 import type { InboundMessage, Subscriber } from './lib/connection';
+import { DynamicSubscriptions } from './lib/dynamic-subscriptions';
 import { receivedMsgProperties } from './lib/message-properties';
 import { bufferToPayload, normalizeDatatype } from './lib/payload';
 import { checkTopicFilter } from './lib/topic';
@@ -13,6 +16,11 @@ interface MqttInDef extends NodeDef {
     qos?: string | number;
     datatype?: string;
     broker?: string;
+    /** 1: dynamic mode, the node subscribes what msg.action asks for (the core's flow property). */
+    inputs?: number | string;
+    nl?: boolean | string;
+    rap?: boolean | string;
+    rh?: number | string;
 }
 
 export = function (RED: NodeAPI): void {
@@ -26,8 +34,9 @@ export = function (RED: NodeAPI): void {
         };
         if (!broker) return fail(RED._('mqtt-in.errors.no-broker'));
 
+        const dynamic = Number(config.inputs) === 1;
         const filter = typeof config.topic === 'string' ? config.topic : '';
-        const problem = checkTopicFilter(filter);
+        const problem = dynamic ? null : checkTopicFilter(filter);
         if (problem) {
             const why = broker.text(`topic.${problem.code}`, {}, problem.text);
             return fail(RED._('mqtt-in.errors.invalid-filter', { topic: filter, reason: why }));
@@ -37,10 +46,17 @@ export = function (RED: NodeAPI): void {
         if (qos === null) return fail(RED._('mqtt-in.errors.invalid-qos', { qos: String(config.qos) }));
         const datatype = normalizeDatatype(config.datatype);
         if (datatype === null) return fail(RED._('mqtt-in.errors.invalid-datatype', { datatype: String(config.datatype) }));
+        let options;
+        try {
+            options = nodeSubscriptionOptions(config);
+        } catch (err) {
+            return fail(RED._('mqtt-in.errors.invalid-option', { reason: (err as Error).message }));
+        }
 
         const subscriber: Subscriber = {
             filter,
             qos,
+            options,
             deliver(message: InboundMessage): void {
                 const converted = bufferToPayload(message.payload, datatype, message.properties);
                 const msg: NodeMessage & { qos: number; retain: boolean } = {
@@ -62,10 +78,20 @@ export = function (RED: NodeAPI): void {
             },
         };
 
+        const dynamicSubscriptions = new DynamicSubscriptions(node, (topic, sub, owner) => ({
+            ...subscriber,
+            filter: topic,
+            qos: sub.qos,
+            options: subscriptionOptionsOf(sub),
+            owner,
+            refused: (why: string) => fail(RED._('mqtt-in.errors.subscribe-failed', { topic, reason: why })),
+        }));
         broker.register(node);
-        broker.connection?.subscribe(subscriber);
+        if (!dynamic) broker.connection?.subscribe(subscriber);
+        handleInActions(RED, node, broker, dynamicSubscriptions);
 
         node.on('close', (removed: boolean, done: () => void) => {
+            if (broker.connection) dynamicSubscriptions.unsubscribe(broker.connection, true, { now: removed });
             broker.connection?.unsubscribe(subscriber, { now: removed });
             broker.deregister(node).finally(done);
         });

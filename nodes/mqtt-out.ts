@@ -3,6 +3,8 @@
  * it was not sent, for a Catch node). */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
+import { actionErrorText, runConnectionAction } from './connection-action';
+import { OUT_ACTIONS, parseAction } from './lib/actions';
 import type { OutgoingMessage } from './lib/delivery/types';
 import { NodePropertyFields, PublishProperties, publishProperties, readNodeProperties } from './lib/message-properties';
 import { payloadToBuffer } from './lib/payload';
@@ -16,7 +18,7 @@ interface MqttOutDef extends NodeDef, NodePropertyFields {
     broker?: string;
 }
 
-type OutMessage = NodeMessage & { qos?: unknown; retain?: unknown; [property: string]: unknown };
+type OutMessage = NodeMessage & { qos?: unknown; retain?: unknown; action?: unknown; broker?: unknown; [property: string]: unknown };
 
 export = function (RED: NodeAPI): void {
     function MqttOutNode(this: Node, config: MqttOutDef): void {
@@ -93,6 +95,16 @@ export = function (RED: NodeAPI): void {
 
         node.on('input', (msg: OutMessage, _send: unknown, done: (err?: Error) => void) => {
             if (!broker) return done(new Error(RED._('mqtt-out.errors.no-broker')));
+            // As in the core node: a message with an action controls the connection instead of publishing.
+            if (msg.action) {
+                let action;
+                try {
+                    action = parseAction(msg.action, OUT_ACTIONS);
+                } catch (err) {
+                    return done(new Error(actionErrorText(RED, 'mqtt-out', broker, err)));
+                }
+                return runConnectionAction(RED, 'mqtt-out', broker, action as 'connect' | 'disconnect', msg, done);
+            }
             const connection = broker.connection;
             if (!connection) return done(new Error(broker.configError ?? RED._('mqtt-out.errors.no-broker')));
             const prepared = prepare(msg, broker);

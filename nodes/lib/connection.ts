@@ -56,7 +56,12 @@ export interface ConnectionOptions {
     birth?: OutgoingMessage | null;
     /** Published before every clean disconnect (the will goes in `client`). */
     close?: OutgoingMessage | null;
+    /** False: the link waits for connect() instead of opening when the first node attaches. */
+    autoConnect?: boolean;
 }
+
+/** Where and how the client connects: what connect() may change for this runtime. */
+export type ConnectionTarget = Pick<ConnectionOptions, 'url' | 'address' | 'client'>;
 
 /** How long a clean disconnect waits for the broker to take the close message. */
 const CLOSE_MESSAGE_PATIENCE_MS = 2000;
@@ -76,7 +81,7 @@ export interface ConnectionEvents {
 }
 
 export class Connection extends EventEmitter<ConnectionEvents> {
-    private readonly options: ConnectionOptions;
+    private options: ConnectionOptions;
     private readonly backoff: Backoff;
     private readonly store: DeliveryStore;
     private readonly outbox: Outbox;
@@ -93,6 +98,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     private closing: Promise<void> | null = null;
     private attemptStartedAt = 0;
     private lastError: Reason | undefined;
+    /** The link stays down until connect(): auto-connect is off, or a disconnect() was asked for. */
+    private held: boolean;
+    private connectRequested = false;
 
     constructor(options: ConnectionOptions) {
         super();
@@ -105,6 +113,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.sender = new PublishSender(this.store);
         this.subscriptions = new Subscriptions(options.client.clean === false ? this.store : undefined);
         this.link = { state: 'idle', address: options.address, attempt: 0 };
+        this.held = options.autoConnect === false;
+    }
+
+    /** Auto-connect is off and no connect() has been asked for yet. */
+    get awaitingConnect(): boolean {
+        return this.held && !this.connectRequested;
     }
 
     get status(): LinkStatus {
@@ -135,7 +149,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.users.add(user);
         if (this.idleTimer) clearTimeout(this.idleTimer);
         this.idleTimer = null;
-        if (this.link.state === 'idle' && !this.client) this.open();
+        if (this.link.state === 'idle' && !this.client && !this.held) this.open();
     }
 
     /**
@@ -156,15 +170,59 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
     /** Ends the link but keeps the outbox and the store: the connection can be opened again. */
     private async suspend(): Promise<void> {
+        await this.endLink();
+        if (this.users.size > 0 && !this.closing && !this.client && !this.held) this.open();
+    }
+
+    private async endLink(): Promise<void> {
         const client = this.client;
         if (!client || this.closing) return;
         this.clearTimers();
         this.outbox.setOnline(false);
         this.client = null;
-        await this.endLink(client);
+        await this.endClientCleanly(client);
         this.backoff.reset();
         if (!this.closing) this.setStatus({ state: 'idle', address: this.options.address, attempt: 0 });
-        if (this.users.size > 0 && !this.closing && !this.client) this.open();
+    }
+
+    /**
+     * Opens the link on request, also when auto-connect is off, and resolves once it is up. With a
+     * `target` the client connects there from now on (a link that is trying is restarted with it);
+     * what waits in the outbox stays and is sent there. Refused while the link is up: disconnect first.
+     */
+    async connect(target?: ConnectionTarget): Promise<void> {
+        if (this.closing) throw new Error('the connection is closed');
+        if (target && this.connected) throw new Error('the connection is up: disconnect before connecting with other settings');
+        this.held = false;
+        this.connectRequested = true;
+        if (target) {
+            await this.endLink();
+            this.options = { ...this.options, ...target };
+            this.link = { ...this.link, address: target.address };
+        }
+        if (this.connected) return;
+        const up = this.untilConnected();
+        if (!this.client) this.open();
+        await up;
+    }
+
+    /** Ends the link on request and keeps it down, whoever attaches, until connect(). */
+    async disconnect(): Promise<void> {
+        this.held = true;
+        this.connectRequested = true;
+        await this.endLink();
+    }
+
+    private untilConnected(): Promise<void> {
+        return new Promise((resolve, reject) => {
+            const watch = (status: LinkStatus): void => {
+                if (status.state === 'connected') resolve();
+                else if (status.state === 'idle' || status.state === 'closed') reject(new Error('the connection was ended before it was made'));
+                else return;
+                this.off('status', watch);
+            };
+            this.on('status', watch);
+        });
     }
 
     subscribe(subscriber: Subscriber): void {
@@ -203,7 +261,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             this.outbox.close('the connection was closed (redeploy or shutdown) before the message was sent');
             const client = this.client;
             this.client = null;
-            if (client) await this.endLink(client);
+            if (client) await this.endClientCleanly(client);
             await this.store.close();
             this.setStatus({ state: 'closed', address: this.options.address, attempt: 0 });
         })();
@@ -271,13 +329,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.sender.setBrokerLimits(this.protocolVersion === 5 ? { maximumPacketSize: properties?.maximumPacketSize, topicAliasMaximum: properties?.topicAliasMaximum } : {});
         this.lastError = undefined;
         // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
-        this.subscriptions.sessionStarted(sessionPresent, this.protocolVersion === 5 && properties?.subscriptionIdentifiersAvailable !== false);
+        const v5 = this.protocolVersion === 5;
+        this.subscriptions.sessionStarted(sessionPresent, v5 && properties?.subscriptionIdentifiersAvailable !== false, v5);
         // The broker kept nothing: no half-received QoS 2 message will be released.
         if (!sessionPresent) this.store.incoming.clear();
         this.setStatus({ state: 'connected', address: this.options.address, attempt: 0 });
+        // Subscribe before sending what waits, so a flow that hears its own topics gets those messages too.
+        this.reconcile();
         this.outbox.setOnline(true);
         if (properties?.receiveMaximum) this.outbox.setMaxInflight(properties.receiveMaximum);
-        this.reconcile();
         const birth = this.options.birth;
         if (birth) {
             publishLifecycleMessage(client, birth, BIRTH_MESSAGE_PATIENCE_MS).catch((err) => {
@@ -288,7 +348,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
 
     /** Ends a client cleanly, after the close message while the link is up: a DISCONNECT tells the broker to drop the will. */
-    private async endLink(client: MqttClient): Promise<void> {
+    private async endClientCleanly(client: MqttClient): Promise<void> {
         const close = this.options.close;
         if (close && this.connected) {
             await publishLifecycleMessage(client, close, CLOSE_MESSAGE_PATIENCE_MS).catch((err) => this.emit('lifecycle-error', 'close', err));
@@ -350,7 +410,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
     private sendSubscribe(client: MqttClient, sent: BrokerSubscription): void {
         const { filter, qos, id } = sent;
-        const options = this.protocolVersion === 5 ? { qos, properties: { subscriptionIdentifier: id } } : { qos };
+        const options = this.protocolVersion === 5 ? { qos, ...sent.options, properties: { subscriptionIdentifier: id } } : { qos };
         client.subscribe(filter, options, (err, granted) => {
             const grant = granted?.[0];
             let why: string | undefined;

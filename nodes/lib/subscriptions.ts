@@ -18,10 +18,26 @@ export interface InboundMessage {
     properties?: IPublishPacket['properties'];
 }
 
+/** MQTT 5 subscription options (MQTT 5.0 section 3.8.3.1); MQTT 3.1.1 has none. */
+export interface SubscriptionOptions {
+    /** No local: the broker does not send back what this connection publishes. */
+    nl?: boolean;
+    /** Retain as published: live messages keep the retain flag they were published with. */
+    rap?: boolean;
+    /** Retain handling: 0 send retained messages on subscribing, 1 only for a new subscription, 2 never. */
+    rh?: 0 | 1 | 2;
+}
+
 /** A node's wish to receive what matches `filter`. */
 export interface Subscriber {
     readonly filter: string;
     readonly qos: QoS;
+    readonly options?: SubscriptionOptions;
+    /**
+     * Subscribers with the same owner (the dynamic subscriptions of one node) get a message once,
+     * through the one of them that matches with the highest QoS.
+     */
+    readonly owner?: object;
     deliver(message: InboundMessage): void;
     /** The broker refused the subscription. */
     refused(why: string): void;
@@ -33,6 +49,8 @@ export interface BrokerSubscription {
     qos: QoS;
     /** MQTT 5 subscription identifier. */
     id: number;
+    /** Present when the subscribers ask for more than the defaults (no local off, retain as published off, retain handling 0). */
+    options?: SubscriptionOptions;
 }
 
 /** What to send to the broker so that it holds what the subscribers want. */
@@ -58,10 +76,12 @@ export class Subscriptions {
     private readonly tree = new TopicTree<Subscriber>();
     private readonly subscribersByFilter = new Map<string, Set<Subscriber>>();
     /** What the broker holds for this session, as far as this process knows. */
-    private readonly atBroker = new Map<string, { qos: QoS; id: number }>();
+    private readonly atBroker = new Map<string, { qos: QoS; id: number; options?: string }>();
     private readonly filterById = new Map<number, string>();
     private nextId = 1;
     private routeByIdentifier = false;
+    /** The broker takes subscription options (MQTT 5); on MQTT 3.1.1 they are left out. */
+    private withOptions = false;
     /** Subscribers already covered by a SUBSCRIBE sent on this session. */
     private readonly announced = new WeakSet<Subscriber>();
     /** What the broker holds changed since the record was last written. */
@@ -73,7 +93,7 @@ export class Subscriptions {
      */
     constructor(private readonly record?: SubscriptionRecord) {
         for (const sub of record?.loadSubscriptions() ?? []) {
-            this.atBroker.set(sub.filter, { qos: sub.qos, id: sub.id });
+            this.atBroker.set(sub.filter, { qos: sub.qos, id: sub.id, options: sub.options });
             this.filterById.set(sub.id, sub.filter);
             this.nextId = Math.max(this.nextId, sub.id + 1);
         }
@@ -103,10 +123,12 @@ export class Subscriptions {
     /**
      * The broker accepted a connection. Messages are routed by subscription identifier when
      * `identifiers` (MQTT 5 with a broker that supports them), which also keeps overlapping filters
-     * apart at the broker. Without `sessionPresent` the broker kept no subscription.
+     * apart at the broker. Without `sessionPresent` the broker kept no subscription. The subscribers'
+     * options are sent when `subscriptionOptions` (MQTT 5).
      */
-    sessionStarted(sessionPresent: boolean, identifiers: boolean): void {
+    sessionStarted(sessionPresent: boolean, identifiers: boolean, subscriptionOptions = identifiers): void {
         this.routeByIdentifier = identifiers;
+        this.withOptions = subscriptionOptions;
         if (!sessionPresent) {
             this.atBroker.clear();
             this.filterById.clear();
@@ -116,10 +138,13 @@ export class Subscriptions {
     /** What to send so that the broker holds what the subscribers want; counts it as sent. */
     reconcile(): SubscriptionChanges {
         const wanted: { filter: string; qos: QoS }[] = [];
+        const optionsByFilter = new Map<string, SubscriptionOptions>();
         for (const [filter, set] of this.subscribersByFilter) {
             let qos: QoS = 0;
             for (const s of set) if (s.qos > qos) qos = s.qos;
             wanted.push({ filter, qos });
+            const options = this.withOptions ? mergeOptions(set) : undefined;
+            if (options) optionsByFilter.set(filter, options);
         }
         const plan = planBrokerSubscriptions(wanted, !this.routeByIdentifier);
 
@@ -132,13 +157,15 @@ export class Subscriptions {
         const subscribe: BrokerSubscription[] = [];
         for (const [filter, qos] of plan) {
             const current = this.atBroker.get(filter);
+            const options = optionsByFilter.get(filter);
+            const optionsKey = options ? JSON.stringify(options) : undefined;
             // A covered filter that is new needs its retained messages: resubscribing its cover sends them.
             const coversNewcomer = current !== undefined && !this.routeByIdentifier && this.hasNewcomerUnder(filter);
-            if (current && current.qos === qos && !coversNewcomer) continue;
+            if (current && current.qos === qos && current.options === optionsKey && !coversNewcomer) continue;
             const id = current?.id ?? this.nextId++;
-            this.atBroker.set(filter, { qos, id });
+            this.atBroker.set(filter, { qos, id, options: optionsKey });
             this.filterById.set(id, filter);
-            subscribe.push({ filter, qos, id });
+            subscribe.push(options ? { filter, qos, id, options } : { filter, qos, id });
         }
         for (const set of this.subscribersByFilter.values()) for (const s of set) this.announced.add(s);
         if (unsubscribe.length > 0 || subscribe.length > 0) this.unsaved = true;
@@ -149,7 +176,7 @@ export class Subscriptions {
     saveSession(): void {
         if (!this.unsaved || !this.record) return;
         this.unsaved = false;
-        this.record.saveSubscriptions([...this.atBroker].map(([filter, sub]) => ({ filter, qos: sub.qos, id: sub.id })));
+        this.record.saveSubscriptions([...this.atBroker].map(([filter, sub]) => ({ filter, qos: sub.qos, id: sub.id, ...(sub.options ? { options: sub.options } : {}) })));
     }
 
     /** The broker refused a SUBSCRIBE: its subscribers are told why. */
@@ -165,7 +192,17 @@ export class Subscriptions {
     route(topic: string, payload: Buffer, header: PublishHeader, failed: (err: unknown, subscriber: Subscriber) => void): number {
         const { qos, retain, properties } = header;
         let count = 0;
+        let owned: Map<object, Subscriber> | undefined;
         const visit = (subscriber: Subscriber): void => {
+            if (subscriber.owner) {
+                owned ??= new Map();
+                const best = owned.get(subscriber.owner);
+                if (!best || subscriber.qos > best.qos) owned.set(subscriber.owner, subscriber);
+                return;
+            }
+            deliver(subscriber);
+        };
+        const deliver = (subscriber: Subscriber): void => {
             count++;
             const message = { topic, payload, qos: qos < subscriber.qos ? qos : subscriber.qos, retain, properties };
             try {
@@ -185,11 +222,26 @@ export class Subscriptions {
                     const subscribers = this.subscribersByFilter.get(filter as string);
                     if (subscribers) for (const subscriber of subscribers) visit(subscriber);
                 }
+                // The broker may send one copy per matching subscription: an owner takes the copy of its best one.
+                for (const owner of (owned as Map<object, Subscriber> | undefined)?.keys() ?? []) {
+                    const best = this.bestOf(owner, topic);
+                    if (best && filters.includes(best.filter)) deliver(best);
+                }
                 return count;
             }
         }
         this.tree.match(topic, visit);
+        if (owned) for (const subscriber of (owned as Map<object, Subscriber>).values()) deliver(subscriber);
         return count;
+    }
+
+    /** Of an owner's subscribers that match `topic`, the one with the highest QoS (the first such). */
+    private bestOf(owner: object, topic: string): Subscriber | undefined {
+        let best: Subscriber | undefined;
+        this.tree.match(topic, (s) => {
+            if (s.owner === owner && (!best || s.qos > best.qos)) best = s;
+        });
+        return best;
     }
 
     private hasNewcomerUnder(brokerFilter: string): boolean {
@@ -201,4 +253,23 @@ export class Subscriptions {
         }
         return found;
     }
+}
+
+/**
+ * The options one broker subscription carries for all the subscribers of its filter: the one that
+ * holds back least wins (no local only when all ask for it, retain as published when one does, the
+ * lowest retain handling). Undefined when that is the default.
+ */
+export function mergeOptions(subscribers: Iterable<Subscriber>): SubscriptionOptions | undefined {
+    let nl = true;
+    let rap = false;
+    let rh: 0 | 1 | 2 = 2;
+    for (const s of subscribers) {
+        nl &&= s.options?.nl === true;
+        rap ||= s.options?.rap === true;
+        const wanted = s.options?.rh ?? 0;
+        if (wanted < rh) rh = wanted;
+    }
+    if (!nl && !rap && rh === 0) return undefined;
+    return { nl, rap, rh };
 }

@@ -379,7 +379,7 @@ export class FileDeliveryStore implements DeliveryStore {
     }
 
     saveSubscriptions(subscriptions: StoredSubscription[]): void {
-        const copy = subscriptions.map((s) => ({ filter: s.filter, qos: s.qos, id: s.id }));
+        const copy = subscriptions.map((s) => ({ filter: s.filter, qos: s.qos, id: s.id, ...(s.options ? { options: s.options } : {}) }));
         const json = JSON.stringify(copy);
         if (json === this.subscriptionsJson) return;
         const record = subscriptionsRecord(copy);

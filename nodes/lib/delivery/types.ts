@@ -34,6 +34,8 @@ export interface StoredSubscription {
     filter: string;
     qos: QoS;
     id: number;
+    /** The MQTT 5 subscription options it was made with, as Subscriptions writes them; absent for the defaults. */
+    options?: string;
 }
 
 /** MQTT.js's store interface, plus what the connection needs to know of it. */

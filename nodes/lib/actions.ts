@@ -1,0 +1,232 @@
+/**
+ * What a message may ask of an mqtt-in or mqtt-out node with `msg.action`, read and checked before
+ * anything is done, with the names and defaults of Node-RED's core MQTT nodes: `connect` (with
+ * `msg.broker` to change the connection's settings), `disconnect`, and for mqtt-in `subscribe`,
+ * `unsubscribe` and `getSubscriptions`. Each problem is an ActionError with a code (the key of its
+ * text in the nodes' catalogues) and the values its text names.
+ */
+import type { BrokerConfigProps } from './broker-settings';
+import type { QoS } from './subscription-plan';
+import type { SubscriptionOptions } from './subscriptions';
+import { checkTopicFilter } from './topic';
+
+export type ActionName = 'connect' | 'disconnect' | 'subscribe' | 'unsubscribe' | 'getSubscriptions';
+export const IN_ACTIONS: readonly ActionName[] = ['connect', 'disconnect', 'subscribe', 'unsubscribe', 'getSubscriptions'];
+export const OUT_ACTIONS: readonly ActionName[] = ['connect', 'disconnect'];
+
+export type ActionProblemCode =
+    | 'unknown-action'
+    | 'bad-subscription'
+    | 'invalid-topic'
+    | 'invalid-qos'
+    | 'invalid-option'
+    | 'broker-not-object'
+    | 'broker-unknown-key'
+    | 'broker-bad-value'
+    | 'broker-embedded'
+    | 'already-connected';
+
+export class ActionError extends Error {
+    override name = 'ActionError';
+    constructor(
+        readonly code: ActionProblemCode,
+        text: string,
+        readonly params: Record<string, string> = {},
+    ) {
+        super(text);
+    }
+}
+
+/** One dynamic subscription, as a subscribe action asks for it. */
+export interface DynamicSubscription {
+    topic: string;
+    qos: QoS;
+    /** Undefined when the action did not say (the broker's default, off). */
+    nl?: boolean;
+    rap: boolean;
+    rh: 0 | 1 | 2;
+}
+
+const show = (value: unknown): string => {
+    try {
+        return JSON.stringify(value) ?? String(value);
+    } catch {
+        return String(value);
+    }
+};
+
+export function parseAction(value: unknown, allowed: readonly ActionName[]): ActionName {
+    if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as ActionName;
+    throw new ActionError('unknown-action', `unknown action ${show(value)}: use ${allowed.join(', ')}`, { action: show(value), allowed: allowed.join(', ') });
+}
+
+const isEmpty = (value: unknown): boolean => value === undefined || value === null || value === '';
+
+/** true/'true' and false/'false'; `fallback` when missing; anything else is refused. */
+function readBoolean(value: unknown, name: string, fallback: boolean | undefined): boolean | undefined {
+    if (isEmpty(value)) return fallback;
+    if (value === true || value === 'true') return true;
+    if (value === false || value === 'false') return false;
+    throw new ActionError('invalid-option', `${name} must be true or false, not ${show(value)}`, { name, value: show(value) });
+}
+
+function readQoS(value: unknown, fallback: QoS): QoS {
+    if (isEmpty(value)) return fallback;
+    if (value === 0 || value === 1 || value === 2) return value;
+    if (value === '0' || value === '1' || value === '2') return Number(value) as QoS;
+    throw new ActionError('invalid-qos', `QoS must be 0, 1 or 2, not ${show(value)}`, { qos: show(value) });
+}
+
+function readRetainHandling(value: unknown): 0 | 1 | 2 {
+    if (isEmpty(value)) return 0;
+    if (value === 0 || value === 1 || value === 2) return value;
+    if (value === '0' || value === '1' || value === '2') return Number(value) as 0 | 1 | 2;
+    throw new ActionError('invalid-option', `rh must be 0, 1 or 2, not ${show(value)}`, { name: 'rh', value: show(value) });
+}
+
+function readFilter(value: unknown): string {
+    if (typeof value !== 'string' || value === '') {
+        throw new ActionError('invalid-topic', `a topic filter must be a non-empty string, not ${show(value)}`, { topic: show(value), reason: 'not a non-empty string' });
+    }
+    const problem = checkTopicFilter(value);
+    if (problem) throw new ActionError('invalid-topic', `invalid topic filter "${value}": ${problem.text}`, { topic: value, reason: problem.text, rule: problem.code });
+    return value;
+}
+
+/** msg.topic as one list of entries: a string, an object or an array of them. */
+function entries(topic: unknown): unknown[] {
+    if (Array.isArray(topic)) return topic;
+    if (typeof topic === 'string' || (typeof topic === 'object' && topic !== null)) return [topic];
+    throw new ActionError('bad-subscription', `msg.topic must be a topic, a {topic, qos} object or an array of them, not ${show(topic)}`, { topic: show(topic) });
+}
+
+/**
+ * msg.topic of a subscribe action: a filter, an object `{topic, qos, nl, rap, rh}` or an array of
+ * them. QoS defaults to 2, retain-as-published to true, retain handling to 0, as in the core node.
+ * Every entry is checked before any is used, so a bad one subscribes none.
+ */
+export function parseSubscriptions(topic: unknown): DynamicSubscription[] {
+    return entries(topic).map((entry) => {
+        if (typeof entry === 'string') entry = { topic: entry };
+        if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ActionError('bad-subscription', `each subscription must be a topic or a {topic, qos} object, not ${show(entry)}`, { topic: show(entry) });
+        const e = entry as Record<string, unknown>;
+        const sub: DynamicSubscription = {
+            topic: readFilter(e.topic),
+            qos: readQoS(e.qos, 2),
+            rap: readBoolean(e.rap, 'rap', true) as boolean,
+            rh: readRetainHandling(e.rh),
+        };
+        const nl = readBoolean(e.nl, 'nl', undefined);
+        if (nl !== undefined) sub.nl = nl;
+        return sub;
+    });
+}
+
+/** msg.topic of an unsubscribe action: a filter, an object with `topic`, an array of them, or `true` for all. */
+export function parseUnsubscriptions(topic: unknown): string[] | true {
+    if (topic === true) return true;
+    return entries(topic).map((entry) => readFilter(typeof entry === 'object' && entry !== null ? (entry as { topic?: unknown }).topic : entry));
+}
+
+/** The subscription options of an mqtt-in node's own properties (the core's nl, rap, rh). */
+export function nodeSubscriptionOptions(config: { nl?: unknown; rap?: unknown; rh?: unknown }): SubscriptionOptions {
+    return { nl: readBoolean(config.nl, 'nl', false), rap: readBoolean(config.rap, 'rap', false), rh: readRetainHandling(config.rh) };
+}
+
+/** The options a dynamic subscription asks the broker for. */
+export function subscriptionOptionsOf(sub: DynamicSubscription): SubscriptionOptions {
+    return { nl: sub.nl === true, rap: sub.rap, rh: sub.rh };
+}
+
+/** What getSubscriptions lists of a dynamic subscription: the core's shape, with the options on MQTT 5 only. */
+export function describeSubscription(sub: DynamicSubscription, v5: boolean): Record<string, unknown> {
+    if (!v5) return { topic: sub.topic, qos: sub.qos };
+    return sub.nl === undefined ? { topic: sub.topic, qos: sub.qos, rh: sub.rh, rap: sub.rap } : { topic: sub.topic, qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl };
+}
+
+/** msg.broker of a connect action: the broker-config properties it changes, new credentials, and `force`. */
+export interface BrokerOverride {
+    props: Partial<BrokerConfigProps>;
+    username?: string;
+    password?: string;
+    /** Also when connected: disconnect, then connect with the new settings. */
+    force: boolean;
+}
+
+type Kind = 'string' | 'number' | 'flag' | 'version';
+/** The core's msg.broker keys this package acts on, and what each holds. */
+const OVERRIDE_KEYS: { readonly [key: string]: Kind } = {
+    broker: 'string',
+    url: 'string',
+    port: 'number',
+    protocol: 'string',
+    wspath: 'string',
+    clientid: 'string',
+    usetls: 'flag',
+    verifyservercert: 'flag',
+    cleansession: 'flag',
+    autoConnect: 'flag',
+    keepalive: 'number',
+    protocolVersion: 'version',
+    sessionExpiry: 'number',
+    sessionExpiryInterval: 'number',
+    username: 'string',
+    password: 'string',
+    force: 'flag',
+};
+/** Keys the core node takes and this package does not support yet: accepted and left alone, as in a flow. */
+const IGNORED_KEYS = ['compatmode', 'autoUnsubscribe', 'topicAliasMaximum', 'maximumPacketSize', 'receiveMaximum', 'userProperties', 'userProps', 'birth', 'close', 'will'];
+
+function fits(kind: Kind, value: unknown): boolean {
+    switch (kind) {
+        case 'string':
+            return typeof value === 'string';
+        case 'number':
+            return (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)));
+        case 'flag':
+            return value === true || value === false || value === 'true' || value === 'false';
+        case 'version':
+            return [3, 4, 5, '3', '4', '5'].includes(value as number | string);
+    }
+}
+
+/** msg.broker: undefined or null for none; refused when it is not an object or holds a key or value that means nothing. */
+export function parseBrokerOverride(value: unknown): BrokerOverride | null {
+    if (value === undefined || value === null) return null;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+        throw new ActionError('broker-not-object', `msg.broker must be an object of connection settings, not ${show(value)}`, { value: show(value) });
+    }
+    const override: BrokerOverride = { props: {}, force: false };
+    const props = override.props as Record<string, unknown>;
+    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+        if (IGNORED_KEYS.includes(key)) continue;
+        const kind = Object.prototype.hasOwnProperty.call(OVERRIDE_KEYS, key) ? OVERRIDE_KEYS[key] : undefined;
+        if (!kind) throw new ActionError('broker-unknown-key', `msg.broker.${key} is not a connection setting`, { key });
+        if (!fits(kind, v)) throw new ActionError('broker-bad-value', `msg.broker.${key} cannot be ${show(v)}`, { key, value: show(v) });
+        if (key === 'force') override.force = v === true || v === 'true';
+        else if (key === 'username' || key === 'password') override[key] = v as string;
+        else if (key === 'url') props.broker = v;
+        else if (key === 'sessionExpiryInterval') props.sessionExpiry = v;
+        else props[key] = v;
+    }
+    return override;
+}
+
+/**
+ * The broker-config's properties and credentials with msg.broker's over them. A new broker without
+ * a port keeps the node's port, as in the core node; a URL brings its own.
+ */
+export function mergeBrokerOverride(
+    config: BrokerConfigProps,
+    credentials: { user?: string; password?: string },
+    override: BrokerOverride,
+): { props: BrokerConfigProps; credentials: { user?: string; password?: string } } {
+    if (config.mode === 'embedded') throw new ActionError('broker-embedded', 'msg.broker cannot change the settings of an embedded broker');
+    return {
+        props: { ...config, ...override.props },
+        credentials: {
+            user: override.username ?? credentials.user,
+            password: override.password ?? credentials.password,
+        },
+    };
+}
