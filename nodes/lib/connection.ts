@@ -94,6 +94,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     private link: LinkStatus;
     private reconnectTimer: NodeJS.Timeout | null = null;
     private reconcileTimer: NodeJS.Timeout | null = null;
+    /** A reconcile for a new subscriber waits for the end of this tick. */
+    private subscribeDue = false;
     private idleTimer: NodeJS.Timeout | null = null;
     private closing: Promise<void> | null = null;
     private attemptStartedAt = 0;
@@ -250,6 +252,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
 
     publish(message: OutgoingMessage): Promise<void> {
+        // A subscription asked for in this same tick (a dynamic subscribe, then a publish to it) goes
+        // to the broker first, so the broker has it when the message arrives, as with the core node.
+        if (this.subscribeDue) this.runReconcileNow();
         return this.outbox.submit(message);
     }
 
@@ -391,10 +396,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             if (delayMs > 0) return; // a pending run will see this change too
             clearTimeout(this.reconcileTimer);
         }
-        this.reconcileTimer = setTimeout(() => {
-            this.reconcileTimer = null;
-            this.reconcile();
-        }, delayMs);
+        this.subscribeDue = delayMs === 0;
+        this.reconcileTimer = setTimeout(() => this.runReconcileNow(), delayMs);
+    }
+
+    private runReconcileNow(): void {
+        if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
+        this.reconcileTimer = null;
+        this.subscribeDue = false;
+        this.reconcile();
     }
 
     /** Brings the broker's subscriptions in line with what the subscribers want. */
@@ -435,6 +445,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (this.idleTimer) clearTimeout(this.idleTimer);
         this.reconnectTimer = null;
         this.reconcileTimer = null;
+        this.subscribeDue = false;
         this.idleTimer = null;
         // A held message stays unacknowledged: the broker sends it again on the next connection.
         this.hold.drop();

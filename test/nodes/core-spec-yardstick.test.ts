@@ -208,6 +208,19 @@ describe('core advanced tests', () => {
         await brokersConnected([BROKER_ID]);
     });
 
+    test('a dynamic subscribe followed at once by a publish to it delivers the message (core: "should subscribe dynamically via action")', async () => {
+        const topic = freshTopic();
+        await loadCoreFlow(coreFlow(broker().port, { protocolVersion: 5 }, topic, { datatype: 'utf8', topicType: 'dynamic' }));
+        await brokersConnected([BROKER_ID]);
+        const arrived = nextAtHelper();
+        // In one tick, as the core test does: the SUBSCRIBE must reach the broker before the PUBLISH.
+        getNode(IN_ID).receive({ action: 'subscribe', topic });
+        getNode(OUT_ID).receive({ topic, payload: 'abc' });
+        const msg = await arrived;
+        assert.equal(msg.topic, topic);
+        assert.equal(msg.payload, 'abc');
+    });
+
     test('a disconnect action on mqtt-out shows a disconnected status to a Status node (core: "should disconnect via \\"disconnect\\" action")', async () => {
         const flow = coreFlow(broker().port, { protocolVersion: 5 }, freshTopic());
         flow.push({ id: 'status.node', type: 'status', name: 'status_node', scope: [OUT_ID], wires: [['helper.node']] });
