@@ -6,19 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import * as path from 'path';
 import * as mqtt from 'mqtt';
 import { startMosquitto } from '../support/mosquitto';
-import { allNodes, collect, eventually, externalBroker, FlowNode, helper, useRuntime, waitForAllSubscribed, waitForStatus } from '../support/node-red';
+import { allNodes, collect, coreNode, eventually, externalBroker, FlowNode, helper, useRuntime, waitForAllSubscribed, waitForStatus } from '../support/node-red';
 
 const broker = useRuntime(() => startMosquitto());
 
-/** A node of the Node-RED runtime the tests run on (the devDependency, or MQTT_WIRE_NODE_RED). */
-function coreNode(file: string): unknown {
-    const nodeRed = process.env.MQTT_WIRE_NODE_RED ? path.resolve(process.env.MQTT_WIRE_NODE_RED) : 'node-red';
-    const paths = [path.dirname(require.resolve(nodeRed))];
-    return require(require.resolve(`@node-red/nodes/core/${file}`, { paths }));
-}
 const coreNodes = [coreNode('network/10-mqtt.js'), coreNode('common/25-catch.js')];
 
 /** The datatypes under test; 'unset' is an mqtt-in without the property. */

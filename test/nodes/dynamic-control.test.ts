@@ -5,19 +5,15 @@
  * Catch node while the connection goes on working.
  */
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as mqtt from 'mqtt';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
-import { allNodes, collect, eventually, externalBroker, FlowNode, getNode, helper, useRuntime, waitForStatus, waitForSubscribed } from '../support/node-red';
+import { allNodes, collect, coreNode, eventually, externalBroker, FlowNode, getNode, helper, useRuntime, waitForStatus, waitForSubscribed } from '../support/node-red';
 
 const broker = useRuntime(() => startMosquitto());
 
-// Node-RED's own catch and complete nodes, from the Node-RED the tests run with.
-const nodeRedDir = path.dirname(require.resolve(process.env.MQTT_WIRE_NODE_RED ? path.resolve(process.env.MQTT_WIRE_NODE_RED, 'package.json') : 'node-red/package.json'));
-const coreNode = (file: string): unknown => require(require.resolve(`@node-red/nodes/core/common/${file}`, { paths: [nodeRedDir] }));
-const catchNode = coreNode('25-catch.js');
-const completeNode = coreNode('24-complete.js');
+const catchNode = coreNode('common/25-catch.js');
+const completeNode = coreNode('common/24-complete.js');
 
 function load(flow: FlowNode[]): Promise<void> {
     return new Promise((resolve, reject) => helper.load([...allNodes, catchNode, completeNode], flow, {}, (err?: Error) => (err ? reject(err) : resolve())));

@@ -15,10 +15,10 @@ import { after, before, describe, test } from 'node:test';
 import * as mqtt from 'mqtt';
 import * as mqttPacket from 'mqtt-packet';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
-import { allNodes, collect, eventually, externalBroker, FlowNode, getNode, helper, unloadFlow, useRuntime, waitForStatus, waitForSubscribed } from '../support/node-red';
+import { allNodes, collect, coreNode, eventually, externalBroker, FlowNode, getNode, helper, unloadFlow, useRuntime, waitForStatus, waitForSubscribed } from '../support/node-red';
 import { freePort } from '../support/shared/ports';
 
-const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+const catchNode = coreNode('common/25-catch.js');
 
 const MAX_PACKET = 4096;
 const broker = useRuntime(() => startMosquitto({ extraConfig: [`max_packet_size ${MAX_PACKET}`, 'max_topic_alias 4'] }));

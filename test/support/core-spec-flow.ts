@@ -5,8 +5,7 @@
  * types (numbers where the core test writes numbers) are the core flow's, so these flows show what a
  * migrated flow meets.
  */
-import * as path from 'path';
-import { allNodes, FlowNode, getNode, helper } from './node-red';
+import { allNodes, coreNode, FlowNode, getNode, helper } from './node-red';
 
 export const BROKER_ID = 'mqtt.broker';
 export const IN_ID = 'mqtt.in';
@@ -14,11 +13,8 @@ export const OUT_ID = 'mqtt.out';
 export const HELPER_ID = 'helper.node';
 export const CATCH_ID = 'catch.node';
 
-// Node-RED's own catch and status nodes, from the Node-RED the tests run with.
-const nodeRedDir = path.dirname(require.resolve(process.env.MQTT_WIRE_NODE_RED ? path.resolve(process.env.MQTT_WIRE_NODE_RED, 'package.json') : 'node-red/package.json'));
-const coreCommonNode = (file: string): unknown => require(require.resolve(`@node-red/nodes/core/common/${file}`, { paths: [nodeRedDir] }));
-const catchNode = coreCommonNode('25-catch.js');
-const statusNode = coreCommonNode('25-status.js');
+const catchNode = coreNode('common/25-catch.js');
+const statusNode = coreNode('common/25-status.js');
 
 type Options = Record<string, unknown>;
 

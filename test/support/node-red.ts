@@ -15,6 +15,16 @@ export const mqttInNode = require(path.join(dist, 'mqtt-in'));
 export const mqttOutNode = require(path.join(dist, 'mqtt-out'));
 export const allNodes = [brokerConfigNode, mqttInNode, mqttOutNode];
 
+const nodeRedDir = path.dirname(require.resolve(process.env.MQTT_WIRE_NODE_RED ? path.resolve(process.env.MQTT_WIRE_NODE_RED, 'package.json') : 'node-red/package.json'));
+
+/**
+ * A core node (e.g. 'common/25-catch.js', 'network/10-mqtt.js') of the Node-RED the tests run with:
+ * another Node-RED's copy registers its type a second time and fails.
+ */
+export function coreNode(file: string): unknown {
+    return require(require.resolve(`@node-red/nodes/core/${file}`, { paths: [nodeRedDir] }));
+}
+
 export interface FlowNode {
     id: string;
     type: string;
