@@ -8,13 +8,15 @@
  * as Node-RED's credentials file holds them, so the migrated broker only connects if they carried over.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
+import * as mqtt from 'mqtt';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
 import { allNodes, collect, eventually, FlowNode, getNode, helper, useRuntime } from '../support/node-red';
+import { NodeRedProcess, startNodeRed } from '../support/node-red-process';
 import { migrateFlow } from '../../dist/lib/migrate';
 
 useRuntime();
@@ -38,15 +40,17 @@ const CASES = ['fixture/static', 'fixture/dynamic', 'fixture/props', 'fixture/nu
 const USER = 'fixture-user';
 const PASSWORD = 'fixture-password';
 
-/**
- * The flow for a test run: the lab broker pointed at the test's Mosquitto, the nodes of the other
- * brokers (which name hosts elsewhere) left out, and debug nodes as test helper nodes that collect.
- */
-function runnable(flow: FlowNode[], port: number): FlowNode[] {
+/** The flow with the lab broker pointed at the test's Mosquitto, and the nodes of the other brokers (which name hosts elsewhere) left out. */
+function onLabBroker(flow: FlowNode[], port: number): FlowNode[] {
     const elsewhere = new Set(flow.filter((n) => /broker/.test(n.type) && n.id !== LAB_BROKER).map((n) => n.id));
     return flow
         .filter((n) => !elsewhere.has(n.id) && !elsewhere.has(String(n.broker)) && n.type !== 'tls-config')
-        .map((n) => (n.id === LAB_BROKER ? { ...n, broker: '127.0.0.1', port: String(port) } : n.type === 'debug' ? { id: n.id, type: 'helper', z: n.z } : n));
+        .map((n) => (n.id === LAB_BROKER ? { ...n, broker: '127.0.0.1', port: String(port) } : n));
+}
+
+/** For the test helper runtime: debug nodes as helper nodes that collect. */
+function runnable(flow: FlowNode[], port: number): FlowNode[] {
+    return onLabBroker(flow, port).map((n) => (n.type === 'debug' ? { id: n.id, type: 'helper', z: n.z } : n));
 }
 
 async function securedMosquitto(): Promise<Mosquitto> {
@@ -156,6 +160,46 @@ describe('a migrated core flow on Mosquitto (MQTT 5)', () => {
 
         for (const id of OUTPUTS) {
             for (const topic of CASES) assert.deepEqual(after[id][topic], before[id][topic], `${id} ${topic}`);
+        }
+    });
+});
+
+describe('the migrate command on a real Node-RED user directory', () => {
+    test('rewrites flows.json in place; Node-RED starts the migrated broker with the credentials kept by node id', async () => {
+        const broker = await securedMosquitto();
+        const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqtt-wire-migrate-user-'));
+        const core: FlowNode[] = JSON.parse(fs.readFileSync(FIXTURE, 'utf8'));
+        let runtime: NodeRedProcess | null = null;
+        const witness = await mqtt.connectAsync(broker.url, { username: USER, password: PASSWORD });
+        try {
+            // The lab broker's birth message says when it has connected: its retained "online".
+            const status: string[] = [];
+            witness.on('message', (_topic, payload) => status.push(payload.toString()));
+            await witness.subscribeAsync('fixture/status', { qos: 1 });
+            runtime = await startNodeRed({ userDir, flows: onLabBroker(core, broker.port), credentials: { [LAB_BROKER]: { user: USER, password: PASSWORD } } });
+            await eventually(() => status.includes('online'), 'the core broker connected');
+            await runtime.stop();
+            runtime = null;
+            await eventually(() => status[status.length - 1] === 'offline', 'the core broker closed');
+            const seen = status.length;
+
+            const flowsFile = path.join(userDir, 'flows.json');
+            const command = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'migrate.js'), 'migrate', '--in-place', flowsFile], { encoding: 'utf8' });
+            assert.equal(command.status, 0, command.stderr);
+            assert.match(command.stdout, /Migrated 6 nodes: 1 mqtt-broker -> broker-config, 3 mqtt in -> mqtt-in, 2 mqtt out -> mqtt-out/);
+            assert.ok(fs.existsSync(`${flowsFile}.backup`));
+
+            runtime = await startNodeRed({ userDir });
+            await eventually(() => status.slice(seen).includes('online'), 'the migrated broker connected with the carried-over credentials', 20000);
+            const flows = (await (await runtime.request('/flows')).json()) as FlowNode[];
+            assert.equal(flows.find((n) => n.id === LAB_BROKER)?.type, 'broker-config');
+            const credentials = await (await runtime.request(`/credentials/broker-config/${LAB_BROKER}`)).json();
+            assert.deepEqual(credentials, { user: USER, has_password: true });
+        } finally {
+            await witness.endAsync();
+            if (runtime) await runtime.stop();
+            await broker.dispose();
+            fs.rmSync(userDir, { recursive: true, force: true });
         }
     });
 });
