@@ -4,14 +4,14 @@ import * as crypto from 'crypto';
 import type { IClientOptions } from 'mqtt';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
-import { BrokerConfigProps, BrokerSettings, resolveBrokerSettings, sendsSessionExpiry } from './lib/broker-settings';
+import { BrokerConfigProps, BrokerSettings, readMode, readProtocolVersion, resolveBrokerSettings, sendsSessionExpiry } from './lib/broker-settings';
 import { mergeBrokerOverride } from './lib/actions';
 import { Connection, ConnectionTarget, LinkStatus } from './lib/connection';
 import { EmbeddedBroker } from './lib/embedded-broker';
 import { durableStorePath, openDeliveryStore } from './lib/delivery/open-store';
 import type { DeliveryStore } from './lib/delivery/types';
 import { describeListenError, Reason } from './lib/errors';
-import { LifecycleProblem, LifecycleProps, readLifecycleMessages, willOption } from './lib/lifecycle-messages';
+import { LifecycleMessages, LifecycleProblem, LifecycleProps, readLifecycleMessages, willOption } from './lib/lifecycle-messages';
 
 type BrokerConfigDef = NodeDef & BrokerConfigProps & LifecycleProps & { tls?: string };
 interface Credentials {
@@ -36,11 +36,15 @@ export = function (RED: NodeAPI): void {
             return translated === full && fallback !== undefined ? fallback : translated;
         };
         const reasonText = (why: Reason): string => node.text(`reason.${why.code}`, why.params, why.text);
-        const lifecycle = readLifecycleMessages(config);
+        const lifecycle = readLifecycleMessages(config, readProtocolVersion(config.protocolVersion, readMode(config.mode)) === 5);
+        /** What is wrong with a birth, close or will message, without saying which: `its QoS must be ...`. */
+        const lifecycleDetailText = (problem: LifecycleProblem): string => {
+            const reason = problem.topicCode ? node.text(`topic.${problem.topicCode}`) : (problem.reason ?? '');
+            return node.text(`lifecycle.problem-${problem.code}`, { value: problem.value, reason }, problem.detail);
+        };
         const lifecycleProblemText = (problem: LifecycleProblem): string => {
-            const reason = problem.topicCode ? node.text(`topic.${problem.topicCode}`) : '';
-            const params = { kind: node.text(`lifecycle.${problem.kind}`, {}, problem.kind), value: problem.value, reason };
-            return node.text(`lifecycle.problem-${problem.code}`, params, problem.text);
+            const params = { kind: node.text(`lifecycle.${problem.kind}`, {}, problem.kind), problem: lifecycleDetailText(problem) };
+            return node.text('lifecycle.off', params, problem.text);
         };
         /** What is wrong with the birth, close or will message, for the status of a working connection. */
         const lifecycleProblems = lifecycle.problems.map(lifecycleProblemText);
@@ -113,7 +117,7 @@ export = function (RED: NodeAPI): void {
         for (const problem of lifecycleProblems) node.error(problem);
 
         /** The broker address and client options for these settings: at start, and for a connect with msg.broker. */
-        const targetOf = (settings: BrokerSettings, credentials: Credentials): ConnectionTarget => {
+        const targetOf = (settings: BrokerSettings, credentials: Credentials, lifecycle: LifecycleMessages): ConnectionTarget => {
             const clientOptions: IClientOptions = {
                 protocolVersion: settings.protocolVersion,
                 clientId: settings.clientId || generatedClientId(node.id, settings.clean),
@@ -141,13 +145,21 @@ export = function (RED: NodeAPI): void {
                     node.warn(node.text('log.tls-verify-off', { broker: settings.address }));
                 }
             }
-            return { url: settings.url, address: settings.address, client: clientOptions };
+            return { url: settings.url, address: settings.address, client: clientOptions, birth: lifecycle.birth, close: lifecycle.close };
         };
         const credentials = (node.credentials ?? {}) as Credentials;
-        const target = targetOf(settings, credentials);
+        const target = targetOf(settings, credentials, lifecycle);
         node.targetFor = (override) => {
             const merged = mergeBrokerOverride(config, credentials, override);
-            return targetOf(resolveBrokerSettings(merged.props), merged.credentials);
+            const mergedSettings = resolveBrokerSettings(merged.props);
+            const mergedLifecycle = readLifecycleMessages(merged.props, mergedSettings.protocolVersion === 5);
+            // A message msg.broker gives must be usable: the connect is refused rather than going without it.
+            const given = mergedLifecycle.problems.find((problem) => Object.prototype.hasOwnProperty.call(override.props, `${problem.kind}Topic`));
+            if (given) {
+                const detail = lifecycleDetailText(given);
+                throw new Error(node.text('lifecycle.refused', { kind: given.kind, problem: detail }, `msg.broker.${given.kind}: ${detail}`));
+            }
+            return targetOf(mergedSettings, merged.credentials, mergedLifecycle);
         };
 
         /** The durable store when asked for and possible; else memory, with the reason in the log. */
@@ -189,8 +201,6 @@ export = function (RED: NodeAPI): void {
             outbox: { maxInflight: settings.maxInflight, maxQueued: settings.queueLimit, queueQoS0: settings.queueQoS0 },
             prepare: embeddedBroker ? () => embeddedBroker.start() : undefined,
             describePrepareError: (err) => describeListenError(err, settings.listenHost, settings.port),
-            birth: lifecycle.birth,
-            close: lifecycle.close,
         });
         node.connection = connection;
 

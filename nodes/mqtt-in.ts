@@ -7,7 +7,7 @@ import { nodeSubscriptionOptions, subscriptionOptionsOf } from './lib/actions';
 import type { InboundMessage, Subscriber } from './lib/connection';
 import { DynamicSubscriptions } from './lib/dynamic-subscriptions';
 import { receivedMsgProperties } from './lib/message-properties';
-import { bufferToPayload, normalizeDatatype } from './lib/payload';
+import { bufferToPayload, InputDatatype, normalizeDatatype } from './lib/payload';
 import { checkTopicFilter } from './lib/topic';
 import { parseQoS } from './qos';
 
@@ -53,26 +53,28 @@ export = function (RED: NodeAPI): void {
             return fail(RED._('mqtt-in.errors.invalid-option', { reason: (err as Error).message }));
         }
 
+        /** Sends one message on, its payload converted by `datatype` (the node's, or a dynamic subscription's own). */
+        const deliverAs = (datatype: InputDatatype) => (message: InboundMessage): void => {
+            const converted = bufferToPayload(message.payload, datatype, message.properties);
+            const msg: NodeMessage & { qos: number; retain: boolean } = {
+                topic: message.topic,
+                payload: converted.payload,
+                qos: message.qos,
+                retain: message.retain,
+                // MQTT 5 properties under the core node's msg names (none on MQTT 3.1.1).
+                ...receivedMsgProperties(message.properties),
+            };
+            if (!converted.ok) {
+                node.error(RED._('mqtt-in.errors.invalid-json', { topic: message.topic, reason: converted.error }), msg);
+                return;
+            }
+            node.send(msg);
+        };
         const subscriber: Subscriber = {
             filter,
             qos,
             options,
-            deliver(message: InboundMessage): void {
-                const converted = bufferToPayload(message.payload, datatype, message.properties);
-                const msg: NodeMessage & { qos: number; retain: boolean } = {
-                    topic: message.topic,
-                    payload: converted.payload,
-                    qos: message.qos,
-                    retain: message.retain,
-                    // MQTT 5 properties under the core node's msg names (none on MQTT 3.1.1).
-                    ...receivedMsgProperties(message.properties),
-                };
-                if (!converted.ok) {
-                    node.error(RED._('mqtt-in.errors.invalid-json', { topic: message.topic, reason: converted.error }), msg);
-                    return;
-                }
-                node.send(msg);
-            },
+            deliver: deliverAs(datatype),
             refused(why: string): void {
                 fail(RED._('mqtt-in.errors.subscribe-failed', { topic: filter, reason: why }));
             },
@@ -83,6 +85,7 @@ export = function (RED: NodeAPI): void {
             filter: topic,
             qos: sub.qos,
             options: subscriptionOptionsOf(sub),
+            deliver: deliverAs(sub.datatype ?? datatype),
             owner,
             refused: (why: string) => fail(RED._('mqtt-in.errors.subscribe-failed', { topic, reason: why })),
         }));

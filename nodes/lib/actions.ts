@@ -6,6 +6,8 @@
  * text in the nodes' catalogues) and the values its text names.
  */
 import type { BrokerConfigProps } from './broker-settings';
+import type { LifecycleKind, LifecycleProps } from './lifecycle-messages';
+import { InputDatatype, normalizeDatatype } from './payload';
 import type { QoS } from './subscription-plan';
 import type { SubscriptionOptions } from './subscriptions';
 import { checkTopicFilter } from './topic';
@@ -20,6 +22,7 @@ export type ActionProblemCode =
     | 'invalid-topic'
     | 'invalid-qos'
     | 'invalid-option'
+    | 'invalid-datatype'
     | 'broker-not-object'
     | 'broker-unknown-key'
     | 'broker-bad-value'
@@ -45,6 +48,8 @@ export interface DynamicSubscription {
     nl?: boolean;
     rap: boolean;
     rh: 0 | 1 | 2;
+    /** How its payloads become msg.payload; undefined: the node's own datatype. */
+    datatype?: InputDatatype;
 }
 
 const show = (value: unknown): string => {
@@ -84,6 +89,14 @@ function readRetainHandling(value: unknown): 0 | 1 | 2 {
     throw new ActionError('invalid-option', `rh must be 0, 1 or 2, not ${show(value)}`, { name: 'rh', value: show(value) });
 }
 
+function readDatatype(value: unknown): InputDatatype {
+    const datatype = normalizeDatatype(value);
+    if (datatype === null) {
+        throw new ActionError('invalid-datatype', `datatype must be auto-detect, auto, utf8, buffer, json or base64, not ${show(value)}`, { datatype: show(value) });
+    }
+    return datatype;
+}
+
 function readFilter(value: unknown): string {
     if (typeof value !== 'string' || value === '') {
         throw new ActionError('invalid-topic', `a topic filter must be a non-empty string, not ${show(value)}`, { topic: show(value), reason: 'not a non-empty string' });
@@ -101,8 +114,9 @@ function entries(topic: unknown): unknown[] {
 }
 
 /**
- * msg.topic of a subscribe action: a filter, an object `{topic, qos, nl, rap, rh}` or an array of
- * them. QoS defaults to 2, retain-as-published to true, retain handling to 0, as in the core node.
+ * msg.topic of a subscribe action: a filter, an object `{topic, qos, nl, rap, rh, datatype}` or an
+ * array of them. QoS defaults to 2, retain-as-published to true, retain handling to 0, the datatype to
+ * the node's, as in the core node.
  * Every entry is checked before any is used, so a bad one subscribes none.
  */
 export function parseSubscriptions(topic: unknown): DynamicSubscription[] {
@@ -118,6 +132,7 @@ export function parseSubscriptions(topic: unknown): DynamicSubscription[] {
         };
         const nl = readBoolean(e.nl, 'nl', undefined);
         if (nl !== undefined) sub.nl = nl;
+        if (!isEmpty(e.datatype)) sub.datatype = readDatatype(e.datatype);
         return sub;
     });
 }
@@ -138,22 +153,29 @@ export function subscriptionOptionsOf(sub: DynamicSubscription): SubscriptionOpt
     return { nl: sub.nl === true, rap: sub.rap, rh: sub.rh };
 }
 
-/** What getSubscriptions lists of a dynamic subscription: the core's shape, with the options on MQTT 5 only. */
+/** What getSubscriptions lists of a dynamic subscription: the core's shape, with the options on MQTT 5 only and the datatype when given. */
 export function describeSubscription(sub: DynamicSubscription, v5: boolean): Record<string, unknown> {
-    if (!v5) return { topic: sub.topic, qos: sub.qos };
-    return sub.nl === undefined ? { topic: sub.topic, qos: sub.qos, rh: sub.rh, rap: sub.rap } : { topic: sub.topic, qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl };
+    const listed: Record<string, unknown> = { topic: sub.topic, qos: sub.qos };
+    if (v5) {
+        listed.rh = sub.rh;
+        listed.rap = sub.rap;
+        if (sub.nl !== undefined) listed.nl = sub.nl;
+    }
+    if (sub.datatype !== undefined) listed.datatype = sub.datatype;
+    return listed;
 }
 
 /** msg.broker of a connect action: the broker-config properties it changes, new credentials, and `force`. */
 export interface BrokerOverride {
-    props: Partial<BrokerConfigProps>;
+    /** With a birth, close or will message its flow properties (`birthTopic`, ... `birthMsg`), all five. */
+    props: Partial<BrokerConfigProps & LifecycleProps>;
     username?: string;
     password?: string;
     /** Also when connected: disconnect, then connect with the new settings. */
     force: boolean;
 }
 
-type Kind = 'string' | 'number' | 'flag' | 'version';
+type Kind = 'string' | 'number' | 'flag' | 'version' | 'json-object' | 'lifecycle';
 /** The core's msg.broker keys this package acts on, and what each holds. */
 const OVERRIDE_KEYS: { readonly [key: string]: Kind } = {
     broker: 'string',
@@ -173,9 +195,16 @@ const OVERRIDE_KEYS: { readonly [key: string]: Kind } = {
     username: 'string',
     password: 'string',
     force: 'flag',
+    userProps: 'json-object',
+    userProperties: 'json-object',
+    birth: 'lifecycle',
+    close: 'lifecycle',
+    will: 'lifecycle',
 };
 /** Keys the core node takes and this package does not support yet: accepted and left alone, as in a flow. */
-const IGNORED_KEYS = ['compatmode', 'autoUnsubscribe', 'topicAliasMaximum', 'maximumPacketSize', 'receiveMaximum', 'userProperties', 'userProps', 'birth', 'close', 'will'];
+const IGNORED_KEYS = ['compatmode', 'autoUnsubscribe', 'topicAliasMaximum', 'maximumPacketSize', 'receiveMaximum'];
+/** The keys of msg.broker.birth, .close and .will, as in the core node. */
+const LIFECYCLE_KEYS = ['topic', 'payload', 'qos', 'retain', 'properties'];
 
 function fits(kind: Kind, value: unknown): boolean {
     switch (kind) {
@@ -187,7 +216,29 @@ function fits(kind: Kind, value: unknown): boolean {
             return value === true || value === false || value === 'true' || value === 'false';
         case 'version':
             return [3, 4, 5, '3', '4', '5'].includes(value as number | string);
+        case 'json-object':
+            return typeof value === 'string' || (typeof value === 'object' && value !== null && !Array.isArray(value));
+        case 'lifecycle':
+            return value === null || (typeof value === 'object' && !Array.isArray(value));
     }
+}
+
+/**
+ * msg.broker.birth, .close or .will as the flow properties of that message: `{topic, payload, qos,
+ * retain, properties}`, or null (as an object without a topic) for none. All five properties are set,
+ * so the message replaces the node's whole. Its values are checked where the node's are.
+ */
+function lifecycleProps(kind: LifecycleKind, value: Record<string, unknown> | null): LifecycleProps {
+    const message = value ?? {};
+    const unknown = Object.keys(message).find((key) => !LIFECYCLE_KEYS.includes(key));
+    if (unknown !== undefined) throw new ActionError('broker-unknown-key', `msg.broker.${kind}.${unknown} is not a connection setting`, { key: `${kind}.${unknown}` });
+    return {
+        [`${kind}Topic`]: message.topic,
+        [`${kind}Payload`]: message.payload,
+        [`${kind}Qos`]: message.qos,
+        [`${kind}Retain`]: message.retain,
+        [`${kind}Msg`]: message.properties,
+    };
 }
 
 /** msg.broker: undefined or null for none; refused when it is not an object or holds a key or value that means nothing. */
@@ -200,6 +251,8 @@ export function parseBrokerOverride(value: unknown): BrokerOverride | null {
     const props = override.props as Record<string, unknown>;
     for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
         if (IGNORED_KEYS.includes(key)) continue;
+        // As in the core node, userProperties wins over userProps.
+        if (key === 'userProps' && Object.prototype.hasOwnProperty.call(value, 'userProperties')) continue;
         const kind = Object.prototype.hasOwnProperty.call(OVERRIDE_KEYS, key) ? OVERRIDE_KEYS[key] : undefined;
         if (!kind) throw new ActionError('broker-unknown-key', `msg.broker.${key} is not a connection setting`, { key });
         if (!fits(kind, v)) throw new ActionError('broker-bad-value', `msg.broker.${key} cannot be ${show(v)}`, { key, value: show(v) });
@@ -207,6 +260,8 @@ export function parseBrokerOverride(value: unknown): BrokerOverride | null {
         else if (key === 'username' || key === 'password') override[key] = v as string;
         else if (key === 'url') props.broker = v;
         else if (key === 'sessionExpiryInterval') props.sessionExpiry = v;
+        else if (kind === 'json-object') props.userProps = typeof v === 'string' ? v : JSON.stringify(v);
+        else if (kind === 'lifecycle') Object.assign(props, lifecycleProps(key as LifecycleKind, v as Record<string, unknown> | null));
         else props[key] = v;
     }
     return override;
@@ -217,10 +272,10 @@ export function parseBrokerOverride(value: unknown): BrokerOverride | null {
  * a port keeps the node's port, as in the core node; a URL brings its own.
  */
 export function mergeBrokerOverride(
-    config: BrokerConfigProps,
+    config: BrokerConfigProps & LifecycleProps,
     credentials: { user?: string; password?: string },
     override: BrokerOverride,
-): { props: BrokerConfigProps; credentials: { user?: string; password?: string } } {
+): { props: BrokerConfigProps & LifecycleProps; credentials: { user?: string; password?: string } } {
     if (config.mode === 'embedded') throw new ActionError('broker-embedded', 'msg.broker cannot change the settings of an embedded broker');
     return {
         props: { ...config, ...override.props },

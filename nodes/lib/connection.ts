@@ -60,8 +60,8 @@ export interface ConnectionOptions {
     autoConnect?: boolean;
 }
 
-/** Where and how the client connects: what connect() may change for this runtime. */
-export type ConnectionTarget = Pick<ConnectionOptions, 'url' | 'address' | 'client'>;
+/** Where and how the client connects, with its birth and close messages: what connect() may change for this runtime. */
+export type ConnectionTarget = Pick<ConnectionOptions, 'url' | 'address' | 'client' | 'birth' | 'close'>;
 
 /** How long a clean disconnect waits for the broker to take the close message. */
 const CLOSE_MESSAGE_PATIENCE_MS = 2000;

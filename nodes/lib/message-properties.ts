@@ -99,7 +99,7 @@ function readCorrelationData(value: unknown, where: string): Buffer | undefined 
 }
 
 /** A whole number from `min` to `max`, given as a number or its text (the core node's parseInt accepts both). */
-function readWholeNumber(value: unknown, where: string, min: number, max: number): number | undefined {
+export function readWholeNumber(value: unknown, where: string, min: number, max: number): number | undefined {
     if (isAbsent(value)) return undefined;
     const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
@@ -117,23 +117,24 @@ function readFlag(value: unknown, where: string): boolean | undefined {
 
 /**
  * The properties an mqtt-out node sets from its own fields; throws a PropertyError when one is not
- * usable (the node then refuses every message with that reason).
+ * usable (the node then refuses every message with that reason). `whose` begins the error's words
+ * (a broker's birth message reads the same fields: "its").
  */
-export function readNodeProperties(fields: NodePropertyFields): PublishProperties {
+export function readNodeProperties(fields: NodePropertyFields, whose = "the node's"): PublishProperties {
     const props: PublishProperties = {};
     if (!isAbsent(fields.userProps)) {
         let parsed: unknown;
         try {
             parsed = typeof fields.userProps === 'string' ? JSON.parse(fields.userProps) : fields.userProps;
         } catch (err) {
-            throw new PropertyError(`the node's user properties are not valid JSON: ${(err as Error).message}`);
+            throw new PropertyError(`${whose} user properties are not valid JSON: ${(err as Error).message}`);
         }
-        props.userProperties = readUserProperties(parsed, "the node's user properties");
+        props.userProperties = readUserProperties(parsed, `${whose} user properties`);
     }
-    props.responseTopic = readResponseTopic(fields.respTopic, "the node's response topic");
-    props.correlationData = readCorrelationData(fields.correl, "the node's correlation data");
-    props.contentType = readString(fields.contentType, "the node's content type");
-    props.messageExpiryInterval = readWholeNumber(fields.expiry, "the node's message expiry", 0, MAX_FOUR_BYTE);
+    props.responseTopic = readResponseTopic(fields.respTopic, `${whose} response topic`);
+    props.correlationData = readCorrelationData(fields.correl, `${whose} correlation data`);
+    props.contentType = readString(fields.contentType, `${whose} content type`);
+    props.messageExpiryInterval = readWholeNumber(fields.expiry, `${whose} message expiry`, 0, MAX_FOUR_BYTE);
     return withoutAbsent(props);
 }
 

@@ -105,8 +105,6 @@ const UNSUPPORTED_BROKER_NUMBERS: { [property: string]: string } = {
     receiveMaximum: 'receive maximum',
 };
 
-const LIFECYCLE_V5 = ['birthMsg', 'closeMsg', 'willMsg'] as const;
-
 function migrateBroker(source: FlowNode, notes: Notes): FlowNode {
     const node: FlowNode = { ...source, type: TYPE_MAP['mqtt-broker'] };
     node.mode = 'external';
@@ -167,15 +165,6 @@ function migrateBroker(source: FlowNode, notes: Notes): FlowNode {
         notes.add(source, 'dropped', '"automatically unsubscribe" off is not a setting here: a node deleted from the flow has its subscription removed at the broker; when the last node stops, the connection closes without unsubscribing, so a persistent session keeps its subscriptions', 'autoUnsubscribe');
     }
     delete node.autoUnsubscribe;
-
-    for (const property of LIFECYCLE_V5) {
-        const value = source[property];
-        if (value !== null && typeof value === 'object' && Object.keys(value).length > 0) {
-            const which = property.slice(0, -3);
-            notes.add(source, 'dropped', `the MQTT 5 properties of the ${which} message (${Object.keys(value).join(', ')}) are not supported yet: the message is sent without them`, property);
-        }
-        delete node[property];
-    }
 
     for (const [property, what] of Object.entries(UNSUPPORTED_BROKER_NUMBERS)) {
         if (!isEmpty(source[property])) notes.add(source, 'dropped', `the ${what} (${source[property]}) is not a setting here: the broker's and MQTT.js's values apply`, property);

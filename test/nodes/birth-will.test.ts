@@ -4,12 +4,15 @@
  * subscriptions: the flow's own mqtt-in hears it) and again after a broker restart; the close message
  * on a clean stop and not on a cut link; the will when the link is cut without DISCONNECT and not on a
  * clean stop; an invalid topic reported in words while the connection works without that message.
+ * On MQTT 5 the messages carry their properties (the core's birthMsg, closeMsg, willMsg) and the will
+ * its delay; msg.broker on a connect action replaces them, and a bad one is refused in words.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as mqtt from 'mqtt';
 import { startMosquitto } from '../support/mosquitto';
-import { callsOn, collect, eventually, externalBroker, getNode, loadFlow, unloadFlow, useRuntime, waitForStatus, waitForSubscribed } from '../support/node-red';
+import { parseBrokerOverride } from '../../dist/lib/actions';
+import { allNodes, callsOn, collect, eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, useRuntime, waitForStatus, waitForSubscribed } from '../support/node-red';
 import { TcpProxy } from '../support/tcp-proxy';
 
 // Persistence keeps the witness's session across a broker restart, so it misses no birth message.
@@ -181,3 +184,183 @@ for (const version of [4, 5] as const) {
         }
     });
 }
+
+/** A foreign MQTT 5 client subscribed to `prefix/#` that keeps every PUBLISH with the time it came. */
+async function witness5(port: number, prefix: string): Promise<{ client: mqtt.MqttClient; got: (mqtt.IPublishPacket & { at: number })[]; on(topic: string): (mqtt.IPublishPacket & { at: number })[] }> {
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: `witness5-${prefix}-${process.pid}`, reconnectPeriod: 100 });
+    const got: (mqtt.IPublishPacket & { at: number })[] = [];
+    client.on('message', (_topic, _payload, packet) => got.push({ ...packet, at: Date.now() }));
+    await client.subscribeAsync(`${prefix}/#`, { qos: 2 });
+    return { client, got, on: (topic) => got.filter((p) => p.topic === topic) };
+}
+
+/** mqtt-packet gives user properties as an object without a prototype. */
+const plain = (value: unknown): unknown => (value && typeof value === 'object' ? { ...value } : value);
+
+test('MQTT 5: the birth, will and close messages carry their properties on the wire, and the will waits its delay', async () => {
+    const prefix = 'props5';
+    const w = await witness5(broker().port, prefix);
+    const proxy = await new TcpProxy(broker().port).start();
+    try {
+        await loadFlow([
+            externalBroker('b', proxy.port, {
+                protocolVersion: '5',
+                reconnectDelay: '1',
+                // A session that outlives the link: without one the broker ends it, and sends the will, at once.
+                cleansession: false,
+                clientid: `props5-${process.pid}`,
+                durable: 'off',
+                birthTopic: `${prefix}/birth`,
+                birthPayload: 'online',
+                birthQos: '1',
+                birthMsg: { contentType: 'text/plain', userProps: '{"site":"north","rack":7}', respTopic: `${prefix}/reply`, correl: 'boot-1', expiry: '300' },
+                closeTopic: `${prefix}/close`,
+                closePayload: 'offline',
+                closeQos: '1',
+                closeMsg: { contentType: 'text/plain', userProps: '{"why":"stop"}' },
+                willTopic: `${prefix}/will`,
+                willPayload: '{"state":"lost"}',
+                willQos: '1',
+                willMsg: { contentType: 'application/json', userProps: '{"why":"lost"}', correl: 'w-1', expiry: '120', delay: '2' },
+            }),
+            { id: 'out', type: 'mqtt-out', broker: 'b', topic: '', qos: '', retain: '' },
+        ]);
+        await eventually(() => w.on(`${prefix}/birth`).length === 1, 'the birth message');
+        const birth = w.on(`${prefix}/birth`)[0];
+        assert.equal(String(birth.payload), 'online');
+        assert.equal(birth.properties?.contentType, 'text/plain');
+        assert.deepEqual(plain(birth.properties?.userProperties), { site: 'north', rack: '7' });
+        assert.equal(birth.properties?.responseTopic, `${prefix}/reply`);
+        assert.deepEqual(birth.properties?.correlationData, Buffer.from('boot-1'));
+        // The broker passes on what is left of the expiry.
+        const expiry = birth.properties?.messageExpiryInterval ?? 0;
+        assert.ok(expiry > 290 && expiry <= 300, `expiry ${expiry}`);
+        assert.equal(callsOn('b', 'error').length, 0);
+
+        // The link is cut without DISCONNECT; the session lives on, so the broker holds the will for its delay.
+        const cutAt = Date.now();
+        proxy.cut();
+        await eventually(() => w.on(`${prefix}/will`).length === 1, 'the will after its delay');
+        const will = w.on(`${prefix}/will`)[0];
+        assert.ok(will.at - cutAt >= 1500, `the will came ${will.at - cutAt} ms after the cut, not after its 2 s delay`);
+        assert.equal(String(will.payload), '{"state":"lost"}');
+        assert.equal(will.properties?.contentType, 'application/json');
+        assert.deepEqual(plain(will.properties?.userProperties), { why: 'lost' });
+        assert.deepEqual(will.properties?.correlationData, Buffer.from('w-1'));
+        assert.ok((will.properties?.messageExpiryInterval ?? 0) > 110, 'the will keeps its expiry');
+
+        proxy.restore();
+        await eventually(() => w.on(`${prefix}/birth`).length === 2, 'the birth message after the reconnect', 20000);
+        await unloadFlow();
+        await eventually(() => w.on(`${prefix}/close`).length === 1, 'the close message');
+        const close = w.on(`${prefix}/close`)[0];
+        assert.equal(String(close.payload), 'offline');
+        assert.equal(close.properties?.contentType, 'text/plain');
+        assert.deepEqual(plain(close.properties?.userProperties), { why: 'stop' });
+        assert.equal(w.on(`${prefix}/will`).length, 1);
+    } finally {
+        await proxy.stop();
+        await w.client.endAsync(true);
+    }
+});
+
+test('MQTT 5: a bad property turns its message off in words; the others go out', async () => {
+    const prefix = 'badprops5';
+    const w = await witness5(broker().port, prefix);
+    try {
+        await loadFlow([
+            externalBroker('b', broker().port, {
+                protocolVersion: '5',
+                birthTopic: `${prefix}/birth`,
+                birthPayload: 'online',
+                birthMsg: { userProps: '{broken', contentType: 'text/plain' },
+                closeTopic: `${prefix}/close`,
+                closePayload: 'offline',
+                closeMsg: { respTopic: `${prefix}/+` },
+                willTopic: `${prefix}/will`,
+                willMsg: { delay: 'later' },
+            }),
+            { id: 'out', type: 'mqtt-out', broker: 'b', topic: `${prefix}/data`, qos: '1', retain: '' },
+        ]);
+        const status = await waitForStatus('out', (s) => s.shape === 'dot', 'connected');
+        assert.equal(status.fill, 'yellow');
+        for (const problem of [
+            'the birth message is off: its user properties are not valid JSON',
+            `the close message is off: its response topic "${prefix}/+" is not a valid topic`,
+            'the will message is off: its will delay must be a whole number from 0 to 4294967295, not "later"',
+        ]) {
+            assert.ok(status.text?.includes(problem), `status "${status.text}" says: ${problem}`);
+            assert.ok(callsOn<[string]>('b', 'error').some(([text]) => String(text).startsWith(problem)), `logged: ${problem}`);
+        }
+        getNode('out').receive({ payload: 'works' });
+        await eventually(() => w.on(`${prefix}/data`).length === 1, 'a message through the connection');
+        await unloadFlow();
+        await w.client.publishAsync(`${prefix}/marker`, 'm', { qos: 1 });
+        await eventually(() => w.on(`${prefix}/marker`).length === 1, 'the marker');
+        assert.deepEqual(w.got.map((p) => p.topic), [`${prefix}/data`, `${prefix}/marker`], 'no birth, close or will message');
+    } finally {
+        await w.client.endAsync(true);
+    }
+});
+
+const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+
+/** Loads a flow on one tab with the core Catch node (it catches within its tab). */
+function loadWithCatch(flow: FlowNode[]): Promise<void> {
+    const onTab = [{ id: 'tab', type: 'tab' }, ...flow.map((n) => (n.type === 'broker-config' ? n : { z: 'tab', ...n }))];
+    return new Promise((resolve, reject) => helper.load([...allNodes, catchNode], onTab, {}, (err?: Error) => (err ? reject(err) : resolve())));
+}
+
+test('MQTT 5: msg.broker on connect replaces the birth message, with its properties; a bad one is refused in words and changes nothing', async () => {
+    const prefix = 'mbirth5';
+    const w = await witness5(broker().port, prefix);
+    try {
+        await loadWithCatch([
+            externalBroker('b', broker().port, { protocolVersion: '5', birthTopic: `${prefix}/first`, birthPayload: 'first' }),
+            { id: 'out', type: 'mqtt-out', broker: 'b', topic: '', qos: '', retain: '' },
+            { id: 'catcher', type: 'catch', scope: ['out'], uncaught: false, wires: [['caught']] },
+            { id: 'caught', type: 'helper' },
+        ]);
+        const caught = collect('caught');
+        await eventually(() => w.on(`${prefix}/first`).length === 1, 'the birth message of the flow');
+
+        const birth = { topic: `${prefix}/second`, payload: { up: true }, qos: 1, retain: false, properties: { contentType: 'application/json', userProperties: { via: 'msg.broker' }, messageExpiryInterval: 60 } };
+        getNode('out').receive({ action: 'connect', broker: { force: true, birth } });
+        await eventually(() => w.on(`${prefix}/second`).length === 1, 'the birth message of msg.broker');
+        const second = w.on(`${prefix}/second`)[0];
+        assert.equal(String(second.payload), '{"up":true}');
+        assert.equal(second.qos, 1);
+        assert.equal(second.properties?.contentType, 'application/json');
+        assert.deepEqual(plain(second.properties?.userProperties), { via: 'msg.broker' });
+        assert.equal(w.on(`${prefix}/first`).length, 1, 'the old birth message is gone');
+
+        const bad: [Record<string, unknown>, string][] = [
+            [{ force: true, birth: { topic: `${prefix}/+` } }, `msg.broker.birth: its topic "${prefix}/+" is invalid: a publish topic cannot contain '+' or '#'`],
+            [{ force: true, will: { topic: `${prefix}/will`, properties: { delay: 'soon' } } }, 'msg.broker.will: its will delay must be a whole number from 0 to 4294967295, not "soon"'],
+            [{ force: true, close: { topic: `${prefix}/close`, qso: 1 } }, 'mqtt-out.action-errors.broker-unknown-key'],
+            [{ force: true, birth: 'online' }, 'mqtt-out.action-errors.broker-bad-value'],
+        ];
+        for (const [broker] of bad) getNode('out').receive({ action: 'connect', broker });
+        await eventually(() => caught.length === bad.length, `${bad.length} caught errors`);
+        bad.forEach(([, words], i) => assert.ok(String(caught[i].error.message).includes(words), `"${caught[i].error.message}" says ${words}`));
+        assert.equal(getNode('b').connection.connected, true, 'still connected');
+
+        // A reconnect (a redeploy of the broker node) keeps the birth message msg.broker gave for this runtime.
+        getNode('out').receive({ action: 'disconnect' });
+        await eventually(() => getNode('b').connection.status.state === 'idle', 'disconnected');
+        getNode('out').receive({ action: 'connect' });
+        await eventually(() => w.on(`${prefix}/second`).length === 2, 'the birth message of msg.broker again');
+        assert.equal(w.on(`${prefix}/first`).length, 1);
+    } finally {
+        await w.client.endAsync(true);
+    }
+});
+
+test('MQTT 5: msg.broker userProps / userProperties become the CONNECT user properties', async () => {
+    await loadFlow([externalBroker('b', broker().port, { protocolVersion: '5', userProps: '{"from":"flow"}' })]);
+    const target = getNode('b').targetFor(parseBrokerOverride({ userProperties: { from: 'msg', rack: 7 } }));
+    assert.deepEqual(target.client.properties.userProperties, { from: 'msg', rack: '7' });
+    assert.deepEqual(getNode('b').targetFor(parseBrokerOverride({ userProps: '{"a":"b"}' })).client.properties.userProperties, { a: 'b' });
+    assert.throws(() => getNode('b').targetFor(parseBrokerOverride({ userProps: '{broken' })), /user properties must be a JSON object/);
+    await unloadFlow();
+});

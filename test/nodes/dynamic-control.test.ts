@@ -235,6 +235,50 @@ describe('bad actions are caught and the connection goes on working', () => {
     });
 });
 
+describe('a datatype of its own in a subscribe object', () => {
+    test("each dynamic subscription converts its payloads with its own datatype, the others with the node's; a bad one is caught", async () => {
+        await load(dynamicFlow(broker().port, 5));
+        const got = collect('h');
+        const caught = collect('caught');
+        await waitForStatus('in', (s) => s.fill === 'green', 'connected');
+        const publisher = await client(broker().port, 5);
+        try {
+            getNode('in').receive({ action: 'subscribe', topic: [{ topic: 'dt/json', datatype: 'json' }, { topic: 'dt/buffer', qos: 1, datatype: 'buffer' }, 'dt/node', { topic: 'dt/b64', datatype: 'base64' }] });
+            await Promise.all(['dt/json', 'dt/buffer', 'dt/node', 'dt/b64'].map((f) => waitForSubscribed('b', f)));
+            for (const topic of ['dt/json', 'dt/buffer', 'dt/node', 'dt/b64']) await publisher.publishAsync(topic, '{"n":1}', { qos: 1 });
+            await eventually(() => got.length === 4, 'four messages');
+            const byTopic = Object.fromEntries(got.map((m) => [m.topic, m.payload]));
+            assert.deepEqual(byTopic['dt/json'], { n: 1 }, 'json: parsed');
+            assert.ok(Buffer.isBuffer(byTopic['dt/buffer']) && byTopic['dt/buffer'].toString() === '{"n":1}', 'buffer: the bytes');
+            assert.equal(byTopic['dt/node'], '{"n":1}', "no datatype: the node's (utf8)");
+            assert.equal(byTopic['dt/b64'], Buffer.from('{"n":1}').toString('base64'), 'base64');
+
+            // Not JSON on a json subscription: an error with the msg, as for a node with datatype json.
+            await publisher.publishAsync('dt/json', 'not json', { qos: 1 });
+            await eventually(() => caught.length === 1, 'the conversion error');
+            assert.equal(caught[0].topic, 'dt/json');
+
+            getNode('in').receive({ action: 'getSubscriptions' });
+            await eventually(() => got.length === 5, 'the list');
+            assert.deepEqual(got[4].payload, [
+                { topic: 'dt/json', qos: 2, rh: 0, rap: true, datatype: 'json' },
+                { topic: 'dt/buffer', qos: 1, rh: 0, rap: true, datatype: 'buffer' },
+                { topic: 'dt/node', qos: 2, rh: 0, rap: true },
+                { topic: 'dt/b64', qos: 2, rh: 0, rap: true, datatype: 'base64' },
+            ]);
+
+            const bad = { action: 'subscribe', topic: ['dt/ok', { topic: 'dt/text', datatype: 'text' }] };
+            getNode('in').receive(bad);
+            await eventually(() => caught.length === 2, 'the bad datatype');
+            assert.match(caught[1].error.message, /mqtt-in\.action-errors\.invalid-datatype/);
+            assert.equal(caught[1]._msgid, (bad as any)._msgid);
+            assert.equal(getNode('b').connection.brokerFilters.has('dt/ok'), false, 'a list with a bad datatype subscribes none of it');
+        } finally {
+            await publisher.endAsync();
+        }
+    });
+});
+
 describe('subscription options on the wire', () => {
     test('MQTT 5: no-local keeps the node from its own connection\'s publishes; a subscription without it gets them', async () => {
         await load(dynamicFlow(broker().port, 5));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ActionError, IN_ACTIONS, mergeBrokerOverride, OUT_ACTIONS, parseAction, parseBrokerOverride, parseSubscriptions, parseUnsubscriptions } from '../../dist/lib/actions';
+import { ActionError, describeSubscription, IN_ACTIONS, mergeBrokerOverride, OUT_ACTIONS, parseAction, parseBrokerOverride, parseSubscriptions, parseUnsubscriptions } from '../../dist/lib/actions';
+import { readLifecycleMessages } from '../../dist/lib/lifecycle-messages';
 import { resolveBrokerSettings } from '../../dist/lib/broker-settings';
 import { mergeOptions } from '../../dist/lib/subscriptions';
 
@@ -50,6 +51,24 @@ describe('parseSubscriptions', () => {
         ];
         for (const [topic, code] of cases) assert.equal(codeOf(() => parseSubscriptions(topic)), code, JSON.stringify(topic));
     });
+
+    test("a datatype of the core's names is the subscription's own; empty leaves the node's; another is refused in words", () => {
+        assert.deepEqual(parseSubscriptions([{ topic: 'j', datatype: 'json' }, { topic: 'b', datatype: 'buffer', qos: 1 }, { topic: 'n', datatype: '' }]), [
+            { topic: 'j', qos: 2, rap: true, rh: 0, datatype: 'json' },
+            { topic: 'b', qos: 1, rap: true, rh: 0, datatype: 'buffer' },
+            { topic: 'n', qos: 2, rap: true, rh: 0 },
+        ]);
+        for (const datatype of ['auto-detect', 'auto', 'utf8', 'base64']) assert.equal(parseSubscriptions({ topic: 't', datatype })[0].datatype, datatype);
+        for (const datatype of ['JSON', 'text', 3, true, {}]) assert.equal(codeOf(() => parseSubscriptions(['ok', { topic: 't', datatype }])), 'invalid-datatype', String(datatype));
+        assert.throws(() => parseSubscriptions({ topic: 't', datatype: 'string' }), /^ActionError: datatype must be auto-detect, auto, utf8, buffer, json or base64, not "string"$/);
+    });
+
+    test('getSubscriptions lists a datatype given, on either MQTT version, as the core node does', () => {
+        const [withType, without] = parseSubscriptions([{ topic: 'a', qos: 1, datatype: 'json' }, 'b']);
+        assert.deepEqual(describeSubscription(withType, false), { topic: 'a', qos: 1, datatype: 'json' });
+        assert.deepEqual(describeSubscription(withType, true), { topic: 'a', qos: 1, rh: 0, rap: true, datatype: 'json' });
+        assert.deepEqual(describeSubscription(without, false), { topic: 'b', qos: 2 });
+    });
 });
 
 describe('parseUnsubscriptions', () => {
@@ -65,7 +84,7 @@ describe('parseUnsubscriptions', () => {
 describe('parseBrokerOverride', () => {
     test('reads the core keys it acts on, leaves the unsupported core keys alone', () => {
         assert.equal(parseBrokerOverride(undefined), null);
-        assert.deepEqual(parseBrokerOverride({ url: 'mqtt://h:1884', clientid: 'x', username: 'u', password: 'p', force: 'true', sessionExpiryInterval: 60, will: {} }), {
+        assert.deepEqual(parseBrokerOverride({ url: 'mqtt://h:1884', clientid: 'x', username: 'u', password: 'p', force: 'true', sessionExpiryInterval: 60, compatmode: true }), {
             props: { broker: 'mqtt://h:1884', clientid: 'x', sessionExpiry: 60 },
             username: 'u',
             password: 'p',
@@ -84,6 +103,11 @@ describe('parseBrokerOverride', () => {
             [{ cleansession: 'maybe' }, 'broker-bad-value'],
             [{ protocolVersion: 6 }, 'broker-bad-value'],
             [{ force: 1 }, 'broker-bad-value'],
+            [{ birth: 'online' }, 'broker-bad-value'],
+            [{ will: [] }, 'broker-bad-value'],
+            [{ close: { topic: 'c', qso: 1 } }, 'broker-unknown-key'],
+            [{ userProps: 5 }, 'broker-bad-value'],
+            [{ userProperties: ['a'] }, 'broker-bad-value'],
         ];
         for (const [value, code] of cases) assert.equal(codeOf(() => parseBrokerOverride(value)), code, JSON.stringify(value));
     });
@@ -97,6 +121,65 @@ describe('parseBrokerOverride', () => {
         assert.equal(settings.protocolVersion, 5);
         assert.throws(() => resolveBrokerSettings(mergeBrokerOverride(config, {}, parseBrokerOverride({ port: 70000 }) as any).props), /port must be a whole number/);
         assert.equal(codeOf(() => mergeBrokerOverride({ mode: 'embedded' }, {}, { props: {}, force: false })), 'broker-embedded');
+    });
+});
+
+describe('msg.broker birth, close, will and user properties', () => {
+    const config = { broker: '127.0.0.1', protocolVersion: '5', birthTopic: 'old/birth', birthPayload: 'old', birthQos: '1', closeTopic: 'old/close', willTopic: 'old/will' };
+
+    test("each replaces the node's whole message, with its MQTT 5 properties under the core's names; null or {} turns it off", () => {
+        const override = parseBrokerOverride({
+            birth: { topic: 'new/birth', payload: { up: true }, qos: 2, retain: 'true', properties: { contentType: 'application/json', userProperties: { site: 'north' } } },
+            close: null,
+            will: { topic: 'new/will', payload: 'lost', properties: { respTopic: 'new/reply', correlationData: Buffer.from('c1'), expiry: '60', delay: 5 } },
+        })!;
+        const merged = mergeBrokerOverride(config, {}, override).props;
+        const read = readLifecycleMessages(merged, true);
+        assert.deepEqual(read.problems, []);
+        assert.deepEqual(read.birth, {
+            topic: 'new/birth',
+            payload: Buffer.from('{"up":true}'),
+            qos: 2,
+            retain: true,
+            properties: { contentType: 'application/json', userProperties: { site: 'north' } },
+        });
+        assert.equal(read.close, null, 'close: null turns it off');
+        assert.deepEqual(read.will, {
+            topic: 'new/will',
+            payload: Buffer.from('lost'),
+            qos: 0,
+            retain: false,
+            properties: { responseTopic: 'new/reply', correlationData: Buffer.from('c1'), messageExpiryInterval: 60 },
+            delayInterval: 5,
+        });
+        const untouched = readLifecycleMessages(mergeBrokerOverride(config, {}, parseBrokerOverride({ will: {} })!).props, true);
+        assert.equal(untouched.birth?.topic, 'old/birth', 'a message msg.broker does not name stays');
+        assert.equal(untouched.will, null, 'will: {} turns it off');
+    });
+
+    test('bad values inside are read where the flow\'s are: a problem in words', () => {
+        const problems = readLifecycleMessages(
+            mergeBrokerOverride(config, {}, parseBrokerOverride({ birth: { topic: 'a/+' }, close: { topic: 'c', qos: 3 }, will: { topic: 'w', properties: { expiry: -1 } } })!).props,
+            true,
+        ).problems;
+        assert.deepEqual(
+            problems.map((p) => p.detail),
+            [
+                `its topic "a/+" is invalid: a publish topic cannot contain '+' or '#' - subscribe with mqtt-in to use wildcards`,
+                'its QoS must be 0, 1 or 2, not "3"',
+                'its message expiry must be a whole number from 0 to 4294967295, not number -1',
+            ],
+        );
+    });
+
+    test('userProps and userProperties: a JSON text or an object, userProperties winning as in the core node', () => {
+        assert.deepEqual(parseBrokerOverride({ userProps: '{"a":"1"}' })!.props, { userProps: '{"a":"1"}' });
+        assert.deepEqual(parseBrokerOverride({ userProperties: { b: 2 } })!.props, { userProps: '{"b":2}' });
+        assert.deepEqual(parseBrokerOverride({ userProps: '{"a":"1"}', userProperties: '{"c":"3"}' })!.props, { userProps: '{"c":"3"}' });
+        assert.deepEqual(parseBrokerOverride({ userProperties: '{"c":"3"}', userProps: '{"a":"1"}' })!.props, { userProps: '{"c":"3"}' });
+        const settings = resolveBrokerSettings(mergeBrokerOverride({ protocolVersion: '5', userProps: '{"old":"x"}' }, {}, parseBrokerOverride({ userProperties: { rack: 7 } })!).props);
+        assert.deepEqual(settings.connectUserProperties, { rack: '7' });
+        assert.throws(() => resolveBrokerSettings(mergeBrokerOverride({ protocolVersion: '5' }, {}, parseBrokerOverride({ userProps: '{broken' })!).props), /user properties must be a JSON object/);
     });
 });
 
