@@ -79,6 +79,7 @@ const PROPERTY_NAMES = {
     respTopic: 'responseTopic',
     correl: 'correlationData',
     expiry: 'messageExpiryInterval',
+    payloadFormatIndicator: 'payloadFormatIndicator',
     delay: 'willDelayInterval',
 } as const;
 type FlowPropertyName = keyof typeof PROPERTY_NAMES;
@@ -104,6 +105,12 @@ function readProperties(kind: LifecycleKind, value: unknown): { properties?: Pub
     const field = (name: FlowPropertyName): unknown => (isEmpty(given[name]) ? given[PROPERTY_NAMES[name]] : given[name]);
     const fields: NodePropertyFields = { contentType: field('contentType'), userProps: field('userProps'), respTopic: field('respTopic'), correl: field('correl'), expiry: field('expiry') };
     const properties = readNodeProperties(fields, 'its');
+    // The core node's own tests put it in willMsg; its runtime ignores it. Sent here, as MQTT 5 allows.
+    const format = field('payloadFormatIndicator');
+    if (!isEmpty(format)) {
+        if (typeof format !== 'boolean') throw new PropertyError(`its payload format indicator must be true or false, not ${JSON.stringify(format)}`);
+        properties.payloadFormatIndicator = format;
+    }
     const delayInterval = kind === 'will' ? readWholeNumber(field('delay'), 'its will delay', 0, MAX_WILL_DELAY) : undefined;
     return { ...(hasProperties(properties) ? { properties } : {}), ...(delayInterval === undefined ? {} : { delayInterval }) };
 }

@@ -298,4 +298,32 @@ describe('core advanced tests', () => {
             await proxy.stop();
         }
     });
+
+    test('the will carries its MQTT 5 properties to the receiving mqtt-in (core: "should publish will message with V5 properties")', async () => {
+        const base = freshTopic();
+        const willTopic = `${base}/will`;
+        const proxy = await new TcpProxy(broker().port).start();
+        try {
+            const flow = coreFlow(broker().port, { id: 'mqtt.broker1', protocolVersion: 5 }, willTopic, { datatype: 'utf8' }, { broker: 'mqtt.broker2' });
+            // willMsg as the core editor saves it, with the payload format indicator the core test also sets.
+            const willMsg = { contentType: 'application/json', userProps: { will: 'value' }, respTopic: `${base}/resp`, correl: Buffer.from('abc'), expiry: 2000, payloadFormatIndicator: true };
+            flow.push(coreBroker('mqtt.broker2', proxy.port, { protocolVersion: 5, willTopic, willPayload: '{"msg":"will"}', willQos: 2, willMsg }));
+            await loadCoreFlow(flow);
+            await brokersConnected(['mqtt.broker1', 'mqtt.broker2']);
+            await waitForSubscribed('mqtt.broker1', willTopic);
+            const arrived = nextAtHelper();
+            proxy.cut();
+            const msg = await arrived;
+            assert.equal(msg.topic, willTopic);
+            assert.equal(msg.payload, '{"msg":"will"}');
+            assert.equal(msg.qos, 2);
+            assert.equal(msg.contentType, 'application/json');
+            assert.deepEqual(msg.userProperties, { will: 'value' });
+            assert.equal(msg.responseTopic, `${base}/resp`);
+            assert.deepEqual(msg.correlationData, Buffer.from('abc'));
+            assert.equal(msg.messageExpiryInterval, 2000);
+        } finally {
+            await proxy.stop();
+        }
+    });
 });

@@ -185,8 +185,9 @@ test('a bad property turns its message off with the reason in words', () => {
         ['will', { correl: 12 }, 'its correlation data must be a Buffer or a string, not number 12'],
         ['will', { expiry: '4294967296' }, 'its message expiry must be a whole number from 0 to 4294967295, not "4294967296"'],
         ['will', { delay: -5 }, 'its will delay must be a whole number from 0 to 4294967295, not number -5'],
-        ['birth', { delay: 5 }, 'its MQTT 5 properties have no "delay" (use contentType, userProps, userProperties, respTopic, responseTopic, correl, correlationData, expiry, messageExpiryInterval)'],
+        ['birth', { delay: 5 }, 'its MQTT 5 properties have no "delay" (use contentType, userProps, userProperties, respTopic, responseTopic, correl, correlationData, expiry, messageExpiryInterval, payloadFormatIndicator)'],
         ['will', { payloadFormat: true }, 'its MQTT 5 properties have no "payloadFormat"'],
+        ['will', { payloadFormatIndicator: 'yes' }, 'its payload format indicator must be true or false, not "yes"'],
         ['will', 'text/plain', 'its MQTT 5 properties must be an object, not "text/plain"'],
     ];
     for (const [kind, msgProps, words] of cases) {
