@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import * as mqtt from 'mqtt';
 import { startMosquitto } from '../support/mosquitto';
 import { parseBrokerOverride } from '../../dist/lib/actions';
-import { allNodes, callsOn, collect, eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, useRuntime, waitForStatus, waitForSubscribed } from '../support/node-red';
+import { allNodes, callsOn, collect, coreNode, eventually, externalBroker, FlowNode, getNode, helper, loadFlow, unloadFlow, useRuntime, waitForStatus, waitForSubscribed } from '../support/node-red';
 import { TcpProxy } from '../support/tcp-proxy';
 
 // Persistence keeps the witness's session across a broker restart, so it misses no birth message.
@@ -303,7 +303,7 @@ test('MQTT 5: a bad property turns its message off in words; the others go out',
     }
 });
 
-const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+const catchNode = coreNode('common/25-catch.js');
 
 /** Loads a flow on one tab with the core Catch node (it catches within its tab). */
 function loadWithCatch(flow: FlowNode[]): Promise<void> {

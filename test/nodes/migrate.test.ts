@@ -15,18 +15,12 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import * as mqtt from 'mqtt';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
-import { allNodes, collect, eventually, FlowNode, getNode, helper, useRuntime } from '../support/node-red';
+import { allNodes, collect, coreNode, eventually, FlowNode, getNode, helper, useRuntime } from '../support/node-red';
 import { NodeRedProcess, startNodeRed } from '../support/node-red-process';
 import { migrateFlow } from '../../dist/lib/migrate';
 
 useRuntime();
 
-/** A node of the Node-RED runtime the tests run on (the devDependency, or MQTT_WIRE_NODE_RED). */
-function coreNode(file: string): unknown {
-    const nodeRed = process.env.MQTT_WIRE_NODE_RED ? path.resolve(process.env.MQTT_WIRE_NODE_RED) : 'node-red';
-    const paths = [path.dirname(require.resolve(nodeRed))];
-    return require(require.resolve(`@node-red/nodes/core/${file}`, { paths }));
-}
 const NODE_SETS = [...allNodes, coreNode('network/10-mqtt.js'), coreNode('common/20-inject.js')];
 
 const FIXTURE = path.join(__dirname, '..', '..', 'test', 'fixtures', 'core-mqtt-flow.json');

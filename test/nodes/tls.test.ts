@@ -10,11 +10,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
-import { allNodes, callsOn, eventually, FlowNode, getNode, helper, unloadFlow, waitForStatus, waitForSubscribed } from '../support/node-red';
+import { allNodes, callsOn, coreNode, eventually, FlowNode, getNode, helper, unloadFlow, waitForStatus, waitForSubscribed } from '../support/node-red';
 
 let dir: string;
 let mosquitto: Mosquitto;
-const tlsNode = require(require.resolve('@node-red/nodes/core/network/05-tls.js', { paths: [process.env.MQTT_WIRE_NODE_RED ? path.resolve(process.env.MQTT_WIRE_NODE_RED) : path.dirname(require.resolve('node-red/package.json'))] }));
+const tlsNode = coreNode('network/05-tls.js');
 
 before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqtt-wire-tls-'));
