@@ -22,5 +22,8 @@ if (files.length === 0) {
     console.error('no test files matched under dist-test/');
     process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+// A test that hangs (a promise nobody settles after a failure) fails after this long instead of
+// holding CI until its own limit; MQTT_WIRE_TEST_TIMEOUT_MS raises it for long repeated runs.
+const timeoutMs = Number(process.env.MQTT_WIRE_TEST_TIMEOUT_MS || 300000);
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', `--test-timeout=${timeoutMs}`, ...files], { stdio: 'inherit' });
 process.exit(result.status === null ? 1 : result.status);
