@@ -77,6 +77,7 @@ async function soakOne({ kind, port, load, o }) {
         const count = Math.round(o.rate * o.minutes * 60);
         const r = await load.run({ tag, topic: IN_TOPIC, count, qos: QOS, rate: o.rate, payloadBytes: 100, stallMs: 10000, capMs: o.minutes * 60000 + 120000 });
         const rep = await host.report();
+        const collected = await host.collect();
         const seconds = o.minutes * 60;
         const warm = samples.filter((s) => s.t >= WARM_UP_SHARE * seconds && s.t <= seconds);
         const mib = (b) => b / 1048576;
@@ -90,6 +91,8 @@ async function soakOne({ kind, port, load, o }) {
             p99: r.latency.p99,
             cpuUsPerMsg: r.distinct ? rep.cpuUs / r.distinct : NaN,
             maxRss: rep.maxRss,
+            heapAfterGc: collected.heapUsed,
+            rssAfterGc: collected.rss,
             rssAfterWarmUp: warm.length ? warm[0].rss : NaN,
             rssAtEnd: warm.length ? warm[warm.length - 1].rss : NaN,
             slopeMiBPerMin: slope(warm.map((s) => ({ x: s.t / 60, y: mib(s.rss) }))),
@@ -149,10 +152,10 @@ function report({ results, o, mosquitto, totalSeconds, load }) {
     const lines = [];
     lines.push(`Soak: ${o.rate} msg/s at QoS ${QOS} for ${o.minutes} min per relay, ${DISTRACTORS + 1} in-nodes (1 relaying), RSS of the relaying process every second; slope by least squares after the first ${WARM_UP_SHARE * 100}%.`);
     lines.push('');
-    lines.push('| relay | messages | msg/s | RSS slope, MiB/min | RSS after warm-up, MiB | RSS at end, MiB | peak RSS, MiB | CPU µs per message | p50 / p99 latency, ms | lost | duplicated |');
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    lines.push('| relay | messages | msg/s | RSS slope, MiB/min | RSS after warm-up, MiB | RSS at end, MiB | peak RSS, MiB | heap after a full GC at the end, MiB | CPU µs per message | p50 / p99 latency, ms | lost | duplicated |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of results) {
-        lines.push(`| ${LABEL[r.kind]} | ${fmtInt(r.count)} | ${fmtInt(r.rate)} | ${r.slopeMiBPerMin.toFixed(2)} | ${fmtMiB(r.rssAfterWarmUp)} | ${fmtMiB(r.rssAtEnd)} | ${fmtMiB(r.maxRss)} | ${r.cpuUsPerMsg.toFixed(1)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} | ${r.lost} | ${r.duplicates} |`);
+        lines.push(`| ${LABEL[r.kind]} | ${fmtInt(r.count)} | ${fmtInt(r.rate)} | ${r.slopeMiBPerMin.toFixed(2)} | ${fmtMiB(r.rssAfterWarmUp)} | ${fmtMiB(r.rssAtEnd)} | ${fmtMiB(r.maxRss)} | ${fmtMiB(r.heapAfterGc)} | ${r.cpuUsPerMsg.toFixed(1)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} | ${r.lost} | ${r.duplicates} |`);
     }
     lines.push('');
     lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, Node.js ${process.version}, Node-RED ${nodeRedInfo().version}, Mosquitto ${mosquitto.version}; load average ${load.start.toFixed(1)} before, ${load.end.toFixed(1)} after.`);
@@ -179,6 +182,10 @@ function report({ results, o, mosquitto, totalSeconds, load }) {
             p99: round(r.p99, 2),
             cpuUsPerMsg: round(r.cpuUsPerMsg, 1),
             maxRssMiB: round(r.maxRss / 1048576, 1),
+            heapAfterGcMiB: round(r.heapAfterGc / 1048576, 1),
+            rssAfterGcMiB: round(r.rssAfterGc / 1048576, 1),
+            heapAfterGc: undefined,
+            rssAfterGc: undefined,
             rssAfterWarmUpMiB: round(r.rssAfterWarmUp / 1048576, 1),
             rssAtEndMiB: round(r.rssAtEnd / 1048576, 1),
             slopeMiBPerMin: round(r.slopeMiBPerMin, 3),

@@ -70,6 +70,11 @@ class RelayHost {
         return this.request('report', 'report');
     }
 
+    /** { rss, heapUsed } of the relay process after a full GC. */
+    collect() {
+        return this.request('gc', 'gc');
+    }
+
     /** Calls listener({ t, rss }) every intervalMs, t in seconds since this call. */
     sampleRss(intervalMs, listener) {
         this.rssListener = listener;

@@ -16,7 +16,9 @@
  *   parent -> { cmd: 'mark' }   child -> { event: 'marked' }   start of the measured interval
  *   parent -> { cmd: 'report' } child -> { event: 'report', cpuUs, rss, maxRss }
  *             cpuUs: user + system CPU time since 'mark'; maxRss: the process's peak RSS (bytes)
- *   parent -> { cmd: 'sample', intervalMs }           send { event: 'rss', t, rss } every intervalMs
+ *   parent -> { cmd: 'sample', intervalMs }           send { event: 'rss', t, rss, heapUsed, external }
+ *                                                     every intervalMs
+ *   parent -> { cmd: 'gc' }     child -> { event: 'gc', rss, heapUsed }   after a full GC
  *   parent -> { cmd: 'quit' }
  * It exits when the parent goes away or after the hard time limit.
  */
@@ -109,10 +111,17 @@ process.on('message', (message) => {
     } else if (message.cmd === 'report') {
         const cpu = process.cpuUsage(mark || undefined);
         process.send({ event: 'report', cpuUs: cpu.user + cpu.system, rss: process.memoryUsage.rss(), maxRss: process.resourceUsage().maxRSS * 1024 });
+    } else if (message.cmd === 'gc') {
+        require('./memory').gc();
+        const m = process.memoryUsage();
+        process.send({ event: 'gc', rss: m.rss, heapUsed: m.heapUsed });
     } else if (message.cmd === 'sample') {
         clearInterval(sampler);
         const began = performance.now();
-        sampler = setInterval(() => process.send({ event: 'rss', t: (performance.now() - began) / 1000, rss: process.memoryUsage.rss() }), message.intervalMs);
+        sampler = setInterval(() => {
+            const m = process.memoryUsage();
+            process.send({ event: 'rss', t: (performance.now() - began) / 1000, rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+        }, message.intervalMs);
     } else if (message.cmd === 'quit') {
         clearInterval(sampler);
         setTimeout(() => process.exit(0), 3000).unref();
