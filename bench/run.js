@@ -1,20 +1,25 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench` (builds, then runs this): the dispatch benchmark of issue 3, then the delivery
- * benchmark of issue 4, each in a process of its own. See bench/README.md.
+ * `npm run bench` (builds, then runs this): the dispatch benchmark of issue 3, the delivery
+ * benchmark of issue 4 and the relay benchmark, each in a process of its own. The soak runs only
+ * with --only soak. See bench/README.md.
  *
- *   node bench/run.js [--only dispatch|delivery] [options]
+ *   node bench/run.js [--only dispatch|delivery|relay|soak] [options]
  *
  * Dispatch options: [--rounds 7] [--nodes 10,1000] [--max-count 40000] [--seconds 1.5]
  *                   [--batch 500] [--keep-spies] [--no-json] [--quick]
  * Delivery options (bench/delivery.js): [--rounds 5] [--qos 1,2] [--seconds 1] [--min-count 1000]
  *                   [--max-count 20000] [--window 20] [--sync-incoming auto|always|never]
  *                   [--fsync-samples 300] [--no-direct] [--keep-spies] [--no-json] [--quick]
- * Without --only, an option goes to each benchmark that takes it (--rounds, --seconds, --max-count,
- * --keep-spies, --no-json and --quick to both).
+ * Relay options (bench/relay.js): [--rounds 3] [--count 20000] [--max-seconds 10] [--qos 0,1,2]
+ *                   [--window 20] [--payload-bytes 100] [--no-delay] [--no-direct] [--no-json] [--quick]
+ * Soak options (bench/soak.js, only with --only soak): [--minutes 10] [--rate 1000]
+ *                   [--relays wire,core] [--no-json] [--quick]
+ * Without --only, an option goes to each benchmark that takes it (--rounds, --no-json and --quick
+ * to all three, --qos and --no-direct to delivery and relay, and so on).
  *
- * Prints Markdown tables and writes bench/results/dispatch-<date>.json and delivery-<date>.json.
+ * Prints Markdown tables and writes bench/results/<benchmark>-<date>.json.
  * Exits 0 whether or not the targets are met; 1 only when something broke.
  */
 const fs = require('fs');
@@ -231,11 +236,15 @@ function roundAll(value) {
 
 // ---- Which benchmark: --only, or both one after the other in child processes.
 
-const BENCHMARKS = ['dispatch', 'delivery'];
+/** Run by `npm run bench`, in this order; the soak runs only when asked for (`--only soak`). */
+const BENCHMARKS = ['dispatch', 'delivery', 'relay'];
+const ON_REQUEST = ['soak'];
 /** Options of each benchmark, with the number of values each takes. */
 const OPTIONS = {
     dispatch: { '--rounds': 1, '--nodes': 1, '--max-count': 1, '--seconds': 1, '--batch': 1, '--keep-spies': 0, '--no-json': 0, '--quick': 0 },
     delivery: { '--rounds': 1, '--qos': 1, '--seconds': 1, '--min-count': 1, '--max-count': 1, '--window': 1, '--sync-incoming': 1, '--fsync-samples': 1, '--no-direct': 0, '--keep-spies': 0, '--no-json': 0, '--quick': 0 },
+    relay: { '--rounds': 1, '--count': 1, '--max-seconds': 1, '--qos': 1, '--window': 1, '--payload-bytes': 1, '--no-delay': 0, '--no-direct': 0, '--no-json': 0, '--quick': 0 },
+    soak: { '--minutes': 1, '--rate': 1, '--relays': 1, '--no-json': 0, '--quick': 0 },
 };
 
 function splitArgs(argv) {
@@ -244,7 +253,7 @@ function splitArgs(argv) {
     for (let i = 0; i < argv.length; i++) {
         if (argv[i] === '--only') {
             only = argv[++i];
-            if (!BENCHMARKS.includes(only)) throw new Error(`--only takes ${BENCHMARKS.join(' or ')}, not ${only}`);
+            if (![...BENCHMARKS, ...ON_REQUEST].includes(only)) throw new Error(`--only takes ${[...BENCHMARKS, ...ON_REQUEST].join(', ')}, not ${only}`);
         } else rest.push(argv[i]);
     }
     return { only, rest };
@@ -289,6 +298,8 @@ async function entry() {
     const { only, rest } = splitArgs(argv);
     if (only === 'dispatch') return main(rest);
     if (only === 'delivery') return require('./delivery').main(rest);
+    if (only === 'relay') return require('./relay').main(rest);
+    if (only === 'soak') return require('./soak').main(rest);
     const plans = BENCHMARKS.map((name) => ({ name, args: argsFor(name, rest) }));
     const failed = [];
     for (const { name, args } of plans) {

@@ -50,11 +50,22 @@ function stopServer() {
  * Loads a flow. The test helper wraps Node.prototype.send/status/log... in sinon spies that record
  * every call (and queue a nextTick event per call); a benchmark of message throughput would measure
  * (and keep in memory) that recording too, so unless `keepSpies` is set the spies are taken off
- * again once the flow runs. unload() restores them a second time, which is harmless.
+ * again once the flow runs, from the prototype and from the nodes that copied `send`. unload()
+ * restores them a second time, which is harmless.
  */
 async function loadFlow(nodeModules, flow, { keepSpies = false } = {}) {
     await new Promise((resolve, reject) => helper.load(nodeModules, flow, {}, (err) => (err ? reject(err) : resolve())));
-    if (!keepSpies && helper._sandbox) helper._sandbox.restore();
+    if (!keepSpies && helper._sandbox) {
+        helper._sandbox.restore();
+        // Node-RED's Node constructor copies Node.prototype.send into every wired node, so those
+        // nodes still hold the spy after the restore: it would record each message sent (with an
+        // Error for its call stack, about 1 KB retained per message) and cost CPU on each.
+        const send = helper._NodePrototype.send;
+        for (const { id } of flow) {
+            const node = helper.getNode(id);
+            if (node && Object.prototype.hasOwnProperty.call(node, 'send') && typeof node.send.callCount === 'number') node.send = send;
+        }
+    }
 }
 
 function unloadFlow() {

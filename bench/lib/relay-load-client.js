@@ -1,11 +1,15 @@
 'use strict';
-/** The parent's side of bench/lib/relay-load.js: fork it, wait for its two connections, drive it. */
+/**
+ * The parent's side of bench/lib/relay-load.js (or of another load script with the same protocol,
+ * such as relay-traffic.js): fork it, wait for its two connections, drive it.
+ */
 const { fork } = require('child_process');
 const path = require('path');
 
 class RelayLoad {
-    constructor(url, hardLimitMs) {
+    constructor(url, hardLimitMs, script = 'relay-load.js') {
         this.url = url;
+        this.script = script;
         this.hardLimitMs = hardLimitMs;
         this.child = null;
         this.nextId = 1;
@@ -15,7 +19,7 @@ class RelayLoad {
 
     start() {
         return new Promise((resolve, reject) => {
-            const child = fork(path.join(__dirname, 'relay-load.js'), [this.url, String(this.hardLimitMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+            const child = fork(path.join(__dirname, this.script), [this.url, String(this.hardLimitMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
             this.child = child;
             const timer = setTimeout(() => reject(new Error('relay load clients did not connect within 10 s')), 10000);
             const failAll = (err) => {
