@@ -18,7 +18,10 @@ class RelayHost {
         const o = this.o;
         return new Promise((resolve, reject) => {
             const args = [o.kind, String(o.port), String(o.qos), o.inTopic, o.outTopic, String(o.distractors || 0), String(o.hardLimitMs)];
-            const child = fork(path.join(__dirname, 'relay-host.js'), args, { env: { ...process.env, MQTT_WIRE_BENCH_NODELAY: o.noDelay ? '1' : '0' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+            // MQTT_WIRE_BENCH_RELAY_NODE_ARGS: Node.js flags for the relaying processes only, such as
+            // "--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS).
+            const execArgv = (process.env.MQTT_WIRE_BENCH_RELAY_NODE_ARGS || '').split(' ').filter(Boolean);
+            const child = fork(path.join(__dirname, 'relay-host.js'), args, { execArgv, env: { ...process.env, MQTT_WIRE_BENCH_NODELAY: o.noDelay ? '1' : '0' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
             this.child = child;
             const timer = setTimeout(() => reject(new Error(`${o.kind} relay did not start within 30 s`)), 30000);
             const failAll = (err) => {

@@ -103,14 +103,43 @@ function startRaw() {
 let mark = null;
 let sampler = null;
 
+/**
+ * MQTT_WIRE_BENCH_ALLOC_PROFILE=<dir>: a diagnostic. Samples every allocation of the measured
+ * interval, also of objects already collected (V8's sampling heap profiler with the "include
+ * objects collected by GC" flags, Node.js 22 or later), and writes <dir>/<kind>-<pid>.heapprofile
+ * at the report, for Chrome DevTools or a script.
+ */
+const allocProfileDir = process.env.MQTT_WIRE_BENCH_ALLOC_PROFILE;
+let inspectorSession = null;
+function post(method, params) {
+    return new Promise((resolve, reject) => inspectorSession.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
+}
+async function startAllocProfile() {
+    if (!allocProfileDir) return;
+    const inspector = require('inspector');
+    inspectorSession = new inspector.Session();
+    inspectorSession.connect();
+    await post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+async function writeAllocProfile() {
+    if (!inspectorSession) return;
+    const { profile } = await post('HeapProfiler.stopSampling');
+    require('fs').writeFileSync(require('path').join(allocProfileDir, `${kind}-${process.pid}.heapprofile`), JSON.stringify(profile));
+    inspectorSession.disconnect();
+    inspectorSession = null;
+}
+
 process.on('disconnect', () => process.exit(0));
 process.on('message', (message) => {
     if (message.cmd === 'mark') {
-        mark = process.cpuUsage();
-        process.send({ event: 'marked' });
+        startAllocProfile().then(() => {
+            mark = process.cpuUsage();
+            process.send({ event: 'marked' });
+        }, (err) => fail(`allocation profile: ${err.message}`));
     } else if (message.cmd === 'report') {
         const cpu = process.cpuUsage(mark || undefined);
-        process.send({ event: 'report', cpuUs: cpu.user + cpu.system, rss: process.memoryUsage.rss(), maxRss: process.resourceUsage().maxRSS * 1024 });
+        const report = { event: 'report', cpuUs: cpu.user + cpu.system, rss: process.memoryUsage.rss(), maxRss: process.resourceUsage().maxRSS * 1024 };
+        writeAllocProfile().then(() => process.send(report), (err) => fail(`allocation profile: ${err.message}`));
     } else if (message.cmd === 'gc') {
         require('./memory').gc();
         const m = process.memoryUsage();
