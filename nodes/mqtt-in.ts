@@ -61,9 +61,9 @@ export = function (RED: NodeAPI): void {
                 payload: converted.payload,
                 qos: message.qos,
                 retain: message.retain,
-                // MQTT 5 properties under the core node's msg names (none on MQTT 3.1.1).
-                ...receivedMsgProperties(message.properties),
             };
+            // MQTT 5 properties under the core node's msg names (none on MQTT 3.1.1).
+            if (message.properties) Object.assign(msg, receivedMsgProperties(message.properties));
             if (!converted.ok) {
                 node.error(RED._('mqtt-in.errors.invalid-json', { topic: message.topic, reason: converted.error }), msg);
                 return;

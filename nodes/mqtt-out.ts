@@ -109,10 +109,10 @@ export = function (RED: NodeAPI): void {
             if (!connection) return done(new Error(broker.configError ?? RED._('mqtt-out.errors.no-broker')));
             const prepared = prepare(msg, broker);
             if (typeof prepared === 'string') return done(new Error(prepared));
-            connection.publish(prepared).then(
-                () => done(),
-                (err: Error) => done(new Error(RED._('mqtt-out.errors.publish-failed', { topic: prepared.topic, reason: err.message }))),
-            );
+            connection.send(prepared, (err) => {
+                if (err) done(new Error(RED._('mqtt-out.errors.publish-failed', { topic: prepared.topic, reason: err.message })));
+                else done();
+            });
         });
 
         node.on('close', (_removed: boolean, done: () => void) => {

@@ -11,13 +11,14 @@ import * as mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { Backoff, BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { MemoryDeliveryStore } from './delivery/memory-store';
-import { DEFAULT_OUTBOX, Outbox, OutboxOptions } from './delivery/outbox';
+import { DEFAULT_OUTBOX, DeliveryCallback, Outbox, OutboxOptions } from './delivery/outbox';
 import { installSendBarrier } from './delivery/send-barrier';
 import type { DeliveryStore, OutgoingMessage } from './delivery/types';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
 import { PublishSender } from './publish-sender';
 import { publishLifecycleMessage } from './lifecycle-messages';
 import { guardPublishTopics } from './publish-topic-guard';
+import { tuneClientStreams } from './stream-tuning';
 import { RedeployHold } from './redeploy-hold';
 import type { QoS } from './subscription-plan';
 import { BrokerSubscription, Subscriber, Subscriptions } from './subscriptions';
@@ -62,6 +63,13 @@ export interface ConnectionOptions {
 
 /** Where and how the client connects, with its birth and close messages: what connect() may change for this runtime. */
 export type ConnectionTarget = Pick<ConnectionOptions, 'url' | 'address' | 'client' | 'birth' | 'close'>;
+
+/**
+ * MQTT.js logs each packet through the `debug` module, which allocates for every call even when
+ * nothing is printed (a fifth of what a relayed message allocates); its log stays on only when
+ * DEBUG asks for it.
+ */
+const quietMqttJs: Pick<IClientOptions, 'log'> = /mqttjs/.test(process.env.DEBUG ?? '') ? {} : { log: () => undefined };
 
 /** How long a clean disconnect waits for the broker to take the close message. */
 const CLOSE_MESSAGE_PATIENCE_MS = 2000;
@@ -252,10 +260,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
 
     publish(message: OutgoingMessage): Promise<void> {
+        return new Promise((resolve, reject) => this.send(message, (err) => (err ? reject(err) : resolve())));
+    }
+
+    /** As publish(), with a callback (no promise per message). */
+    send(message: OutgoingMessage, done: DeliveryCallback): void {
         // A subscription asked for in this same tick (a dynamic subscribe, then a publish to it) goes
         // to the broker first, so the broker has it when the message arrives, as with the core node.
         if (this.subscribeDue) this.runReconcileNow();
-        return this.outbox.submit(message);
+        this.outbox.post(message, done);
     }
 
     /** Closes the link for good: stops reconnecting, refuses what waits to be sent, ends the client. */
@@ -276,6 +289,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     private open(): void {
         const client = mqtt.connect(this.options.url, {
             ...this.options.client,
+            ...quietMqttJs,
             manualConnect: true,
             reconnectPeriod: 0,
             resubscribe: false,
@@ -284,6 +298,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         });
         this.client = client;
         installSendBarrier(client, this.store);
+        tuneClientStreams(client);
         guardPublishTopics(client, (detail) => {
             if (this.client === client) this.lastError = reason('malformed-packet', { detail });
         });

@@ -11,21 +11,30 @@ import type { IPublishPacket } from 'mqtt';
 export type RouteHeld = (topic: string, packet: IPublishPacket) => number;
 
 export class RedeployHold {
-    /** How many subscribers took each incoming packet, and the topic it was routed by. */
-    private readonly taken = new WeakMap<IPublishPacket, { topic: string; count: number }>();
-    private held: { packet: IPublishPacket; acknowledge: () => void } | null = null;
+    /**
+     * The packet MQTT.js emitted last, the topic it was routed by and how many subscribers took it.
+     * MQTT.js asks to acknowledge a packet right after emitting it, so the last one is all there is
+     * to remember (and no record per message).
+     */
+    private lastPacket: IPublishPacket | null = null;
+    private lastTopic = '';
+    private lastCount = 0;
+    private held: { packet: IPublishPacket; topic: string; acknowledge: () => void } | null = null;
     private windowTimer: NodeJS.Timeout | null = null;
 
     /** MQTT.js emitted the packet as a message and `count` subscribers took it. */
     routed(packet: IPublishPacket, topic: string, count: number): void {
-        this.taken.set(packet, { topic, count });
+        this.lastPacket = packet;
+        this.lastTopic = topic;
+        this.lastCount = count;
     }
 
     /** MQTT.js asks whether to acknowledge the packet (its handleMessage): now, or once a node takes it. */
     acknowledgeOrHold(packet: IPublishPacket, acknowledge: () => void): void {
-        const taken = this.taken.get(packet);
-        if (packet.qos === 0 || !this.windowTimer || (taken && taken.count > 0)) acknowledge();
-        else this.held = { packet, acknowledge };
+        const routed = this.lastPacket === packet;
+        this.lastPacket = null;
+        if (packet.qos === 0 || !this.windowTimer || (routed && this.lastCount > 0)) acknowledge();
+        else this.held = { packet, topic: routed ? this.lastTopic : String(packet.topic), acknowledge };
     }
 
     /** A subscriber went, maybe only to restart: a window of `ms` opens (or starts again). */
@@ -37,8 +46,7 @@ export class RedeployHold {
     /** A subscriber came: the held message goes to it, and is acknowledged, if `route` finds it a taker. */
     offer(route: RouteHeld): void {
         if (!this.held) return;
-        const { packet, acknowledge } = this.held;
-        const topic = this.taken.get(packet)?.topic ?? String(packet.topic);
+        const { packet, topic, acknowledge } = this.held;
         if (route(topic, packet) > 0) {
             this.held = null;
             acknowledge();

@@ -99,3 +99,22 @@ test('a message the broker is too busy for is sent again after a pause, first in
     assert.deepEqual(attempts, [1, 1, 2]);
     assert.equal(store.queued().length, 0);
 });
+
+test('a sent message is not held by the outbox, so it dies young', async () => {
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const outbox = new Outbox((_s, done) => done(), { maxInflight: 20, maxQueued: 100, queueQoS0: false });
+    outbox.setOnline(true);
+    outbox.submit(message(1, 1)).catch(() => undefined);
+    let payload: Buffer | undefined = Buffer.alloc(1000);
+    const WeakRefOf = (globalThis as unknown as { WeakRef: new <T extends object>(target: T) => { deref(): T | undefined } }).WeakRef;
+    const sent = new WeakRefOf(payload);
+    await outbox.submit({ topic: 't', payload, qos: 0, retain: false });
+    payload = undefined;
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.equal(sent.deref(), undefined, 'the outbox let go of the sent message');
+    assert.equal(outbox.queued, 0);
+});

@@ -34,17 +34,20 @@ export class DeliveryError extends Error {
     }
 }
 
+/** Told once how a message went: no error when the broker has it. */
+export type DeliveryCallback = (err?: DeliveryError) => void;
+
 /** A queued message and whoever waits to hear how it went. */
 interface Waiting {
     queued: QueuedMessage;
-    resolve: () => void;
-    reject: (err: Error) => void;
+    done: DeliveryCallback;
 }
 
 const ignore = (): void => undefined;
 
 export class Outbox {
-    private readonly queue: Waiting[] = [];
+    /** Waiting messages from queueHead on; a slot is emptied when its message is sent, so nothing holds on to it. */
+    private readonly queue: (Waiting | undefined)[] = [];
     private queueHead = 0;
     private inflight = 0;
     private online = false;
@@ -88,26 +91,29 @@ export class Outbox {
     }
 
     submit(message: OutgoingMessage): Promise<void> {
-        return new Promise((resolve, reject) => {
-            if (this.closed) {
-                reject(new DeliveryError('the connection is closed', 'closed'));
-                return;
-            }
-            const keep = message.qos > 0 || this.options.queueQoS0;
-            if (!keep && !this.online) {
-                this.droppedQoS0++;
-                reject(new DeliveryError('not connected: a QoS 0 message is not kept while the broker is unreachable', 'not-connected'));
-                return;
-            }
-            if (this.queued >= this.options.maxQueued) {
-                reject(new DeliveryError(`the send queue is full (${this.options.maxQueued} messages waiting)`, 'queue-full'));
-                return;
-            }
-            // A QoS 0 message sent straight away needs no place in the store.
-            const seq = keep ? this.store.enqueue(message) : 0;
-            this.queue.push({ queued: { seq, message }, resolve, reject });
-            this.pump();
-        });
+        return new Promise((resolve, reject) => this.post(message, (err) => (err ? reject(err) : resolve())));
+    }
+
+    /** As submit(), with a callback: the way of the message path, which needs no promise per message. */
+    post(message: OutgoingMessage, done: DeliveryCallback): void {
+        if (this.closed) {
+            done(new DeliveryError('the connection is closed', 'closed'));
+            return;
+        }
+        const keep = message.qos > 0 || this.options.queueQoS0;
+        if (!keep && !this.online) {
+            this.droppedQoS0++;
+            done(new DeliveryError('not connected: a QoS 0 message is not kept while the broker is unreachable', 'not-connected'));
+            return;
+        }
+        if (this.queued >= this.options.maxQueued) {
+            done(new DeliveryError(`the send queue is full (${this.options.maxQueued} messages waiting)`, 'queue-full'));
+            return;
+        }
+        // A QoS 0 message sent straight away needs no place in the store.
+        const seq = keep ? this.store.enqueue(message) : 0;
+        this.queue.push({ queued: { seq, message }, done });
+        this.pump();
     }
 
     /**
@@ -118,13 +124,13 @@ export class Outbox {
         this.closed = true;
         if (this.busyTimer) clearTimeout(this.busyTimer);
         this.busyTimer = null;
-        const waiting = this.queue.splice(this.queueHead);
+        const waiting = this.queue.splice(this.queueHead) as Waiting[];
         this.queue.length = 0;
         this.queueHead = 0;
         if (!this.store.durable) {
             for (const entry of waiting) {
                 this.store.dequeue(entry.queued.seq);
-                entry.reject(new DeliveryError(reason, 'closed'));
+                entry.done(new DeliveryError(reason, 'closed'));
             }
         }
         return waiting.length;
@@ -148,7 +154,7 @@ export class Outbox {
     }
 
     private orphan(queued: QueuedMessage): Waiting {
-        return { queued, resolve: ignore, reject: (err) => this.onOrphanError(err, queued.message) };
+        return { queued, done: (err) => (err ? this.onOrphanError(err, queued.message) : ignore()) };
     }
 
     private pump(): void {
@@ -165,10 +171,10 @@ export class Outbox {
 
     private drain(): void {
         while (this.online && !this.busyTimer && this.queueHead < this.queue.length) {
-            const entry = this.queue[this.queueHead];
+            const entry = this.queue[this.queueHead] as Waiting;
             const counts = entry.queued.message.qos > 0;
             if (counts && this.inflight >= this.maxInflight) return;
-            this.queueHead++;
+            this.queue[this.queueHead++] = undefined;
             if (counts) this.inflight++;
             this.send(entry.queued, (err) => {
                 if (counts) this.inflight--;
@@ -176,15 +182,18 @@ export class Outbox {
                     this.sendAgainLater(entry);
                 } else if (err) {
                     if (entry.queued.seq) this.store.dequeue(entry.queued.seq);
-                    entry.reject(err instanceof DeliveryError ? err : new DeliveryError(err.message, 'failed'));
+                    entry.done(err instanceof DeliveryError ? err : new DeliveryError(err.message, 'failed'));
                 } else {
-                    entry.resolve();
+                    entry.done();
                 }
                 this.pump();
             });
         }
-        // Drop the consumed head of the array now and then, so a long-lived queue does not grow.
-        if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        // Drop the consumed head of the array when all is sent, or now and then, so a long-lived queue does not grow.
+        if (this.queueHead === this.queue.length) {
+            this.queue.length = 0;
+            this.queueHead = 0;
+        } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
             this.queue.splice(0, this.queueHead);
             this.queueHead = 0;
         }
