@@ -108,11 +108,14 @@ test('a sent message is not held by the outbox, so it dies young', async () => {
     const outbox = new Outbox((_s, done) => done(), { maxInflight: 20, maxQueued: 100, queueQoS0: false });
     outbox.setOnline(true);
     outbox.submit(message(1, 1)).catch(() => undefined);
-    let payload: Buffer | undefined = Buffer.alloc(1000);
     const WeakRefOf = (globalThis as unknown as { WeakRef: new <T extends object>(target: T) => { deref(): T | undefined } }).WeakRef;
-    const sent = new WeakRefOf(payload);
-    await outbox.submit({ topic: 't', payload, qos: 0, retain: false });
-    payload = undefined;
+    // The payload is only ever referenced from inside this function and the outbox.
+    const sendOne = async (): Promise<{ deref(): Buffer | undefined }> => {
+        const payload = Buffer.alloc(1000);
+        await outbox.submit({ topic: 't', payload, qos: 0, retain: false });
+        return new WeakRefOf(payload);
+    };
+    const sent = await sendOne();
     await new Promise((resolve) => setImmediate(resolve));
     gc();
     assert.equal(sent.deref(), undefined, 'the outbox let go of the sent message');
