@@ -5,8 +5,10 @@
  * a process of its own so that its CPU time and peak RSS can be measured. See bench/README.md.
  *
  *   node bench/run.js --only relay [--rounds 3] [--count 20000] [--max-seconds 10] [--qos 0,1,2]
- *        [--window 20] [--payload-bytes 100] [--no-delay] [--no-direct] [--no-json] [--quick]
+ *        [--window 20] [--payload-bytes 100] [--many 1000] [--no-delay] [--no-direct] [--no-json] [--quick]
  *
+ * --many N also relays at QoS 0 with N mqtt-in nodes on one connection (N-1 on filters the traffic
+ * never matches), this package's flow and the core's only; 0 leaves it out.
  * A run publishes `count` messages, or what it can in `max-seconds` if that comes first.
  * --no-delay switches Nagle's algorithm off in the relaying processes (a diagnostic: neither
  * Node-RED package does so).
@@ -33,7 +35,7 @@ const LABEL = { wire: 'mqtt-wire flow', core: 'core flow', raw: 'raw MQTT.js', d
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function parseArgs(argv) {
-    const o = { rounds: 3, count: 20000, qos: [0, 1, 2], window: 20, payloadBytes: 100, maxSeconds: 10, noDelay: false, direct: true, json: true };
+    const o = { rounds: 3, count: 20000, qos: [0, 1, 2], window: 20, payloadBytes: 100, maxSeconds: 10, many: 1000, noDelay: false, direct: true, json: true };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const next = () => argv[++i];
@@ -43,10 +45,11 @@ function parseArgs(argv) {
         else if (a === '--window') o.window = Math.max(1, Math.min(900, parseInt(next(), 10)));
         else if (a === '--payload-bytes') o.payloadBytes = Math.max(40, Math.min(100000, parseInt(next(), 10)));
         else if (a === '--max-seconds') o.maxSeconds = Math.max(1, Math.min(600, parseFloat(next())));
+        else if (a === '--many') o.many = Math.max(0, Math.min(5000, parseInt(next(), 10)));
         else if (a === '--no-delay') o.noDelay = true;
         else if (a === '--no-direct') o.direct = false;
         else if (a === '--no-json') o.json = false;
-        else if (a === '--quick') Object.assign(o, { rounds: 1, count: 3000, maxSeconds: 3 });
+        else if (a === '--quick') Object.assign(o, { rounds: 1, count: 3000, maxSeconds: 3, many: 100 });
         else if (a === '--help' || a === '-h') {
             console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]);
             process.exit(0);
@@ -59,7 +62,7 @@ function parseArgs(argv) {
 let runCounter = 0;
 
 /** One measured run: a fresh relay process (none for 'direct'), a probe through it, `count` messages. */
-async function runOnce({ kind, qos, count, port, load, o }) {
+async function runOnce({ kind, qos, count, port, load, o, distractors = 0 }) {
     const tag = `${kind}${qos}.${++runCounter}`;
     await load.subscribe(OUT_TOPIC, qos);
     const loadArgs = { tag, count, qos, window: o.window, payloadBytes: o.payloadBytes, stallMs: 5000, capMs: o.maxSeconds * 1000 + 60000, publishForMs: o.maxSeconds * 1000 };
@@ -68,7 +71,7 @@ async function runOnce({ kind, qos, count, port, load, o }) {
         await sleep(100);
         return finish(await load.run({ ...loadArgs, topic: OUT_TOPIC }), null);
     }
-    const host = new RelayHost({ kind, port, qos, inTopic: IN_TOPIC, outTopic: OUT_TOPIC, hardLimitMs: WATCHDOG_MS, noDelay: o.noDelay });
+    const host = new RelayHost({ kind, port, qos, inTopic: IN_TOPIC, outTopic: OUT_TOPIC, distractors, hardLimitMs: WATCHDOG_MS, noDelay: o.noDelay });
     try {
         await host.start();
         await load.waitForProbe(IN_TOPIC, tag);
@@ -150,6 +153,15 @@ async function main(argv) {
                 }
                 console.log(`  round ${r + 1} QoS ${q}: ${line.join(', ')}`);
             }
+            if (o.many > 0) {
+                const line = [];
+                for (const k of r % 2 ? ['core', 'wire'] : ['wire', 'core']) {
+                    const res = await runOnce({ kind: k, qos: 0, count: o.count, port: mosquitto.port, load, o, distractors: o.many - 1 });
+                    (results[`${k}-many`] ??= []).push(res);
+                    line.push(`${k} ${fmtInt(res.rate)} ${res.cpuUsPerMsg.toFixed(0)}µs ${fmtMiB(res.maxRss)} MiB`);
+                }
+                console.log(`  round ${r + 1} QoS 0, ${o.many} mqtt-in nodes: ${line.join(', ')}`);
+            }
         }
         const out = report({ results, kinds, o, mosquitto, totalSeconds: (performance.now() - began) / 1000, load: { start: loadStart, end: os.loadavg()[0] } });
         if (o.json) {
@@ -226,14 +238,35 @@ function report({ results, kinds, o, mosquitto, totalSeconds, load }) {
         const t = ratios[q];
         lines.push(`| ${q} | ${fmtRatio(t.rateVsCore)} | ${fmtRatio(t.rateVsRaw)} | ${fmtRatio(t.cpuVsCore)} | ${fmtRatio(t.cpuVsRaw)} | ${fmtRatio(t.rssVsCore)} | ${fmtRatio(t.rssVsRaw)} | ${fmtRatio(t.p99VsCore)} |`);
     }
+    if (summary['wire-many']) {
+        lines.push('');
+        lines.push(`QoS 0 with ${o.many} \`mqtt-in\` nodes on the connection (${o.many - 1} on filters the traffic never matches, one relaying):`);
+        lines.push('');
+        lines.push('| relay | messages per run | msg/s | CPU µs per message | peak RSS, MiB | lost |');
+        lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+        for (const k of ['wire', 'core']) {
+            const s = summary[`${k}-many`];
+            lines.push(`| ${LABEL[k]} | ${fmtInt(s.count.median)} | ${cell(s.rate)} | ${us(s.cpuUsPerMsg.median)} | ${fmtMiB(s.maxRss.median)} | ${s.lost} |`);
+        }
+        const [w, c] = [summary['wire-many'], summary['core-many']];
+        ratios.many = { rateVsCore: w.rate.median / c.rate.median, cpuVsCore: w.cpuUsPerMsg.median / c.cpuUsPerMsg.median, rssVsCore: w.maxRss.median / c.maxRss.median };
+    }
     lines.push('');
     lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, Node.js ${process.version}, Node-RED ${nodeRedInfo().version}, Mosquitto ${mosquitto.version}; load average ${load.start.toFixed(1)} before, ${load.end.toFixed(1)} after.`);
     console.log('\n' + lines.join('\n') + '\n');
 
     const tl = targets(summary, o.qos);
+    if (summary['wire-many']) {
+        const [w, c] = [summary['wire-many'], summary['core-many']];
+        tl.push({ name: `peak RSS at most core's with ${o.many} mqtt-in nodes`, qos: 0, pass: w.maxRss.median <= c.maxRss.median, detail: `${fmtMiB(w.maxRss.median)} vs ${fmtMiB(c.maxRss.median)} MiB` });
+    }
     for (const t of tl) console.log(`${t.pass ? 'PASS' : 'FAIL'}: QoS ${t.qos}, ${t.name}: ${t.detail}`);
     const warnings = [];
     for (const [key, s] of Object.entries(summary)) {
+        if (key.endsWith('-many')) {
+            if (s.lost) warnings.push(`${key}: ${s.lost} message(s) lost`);
+            continue;
+        }
         const [k, qs] = key.split('-q');
         if (s.lost) warnings.push(`${key}: ${s.lost} message(s) lost`);
         if (s.duplicates && qs !== '1') warnings.push(`${key}: ${s.duplicates} duplicate(s)`);
@@ -262,7 +295,7 @@ function report({ results, kinds, o, mosquitto, totalSeconds, load }) {
                 }
             })(),
         },
-        settings: { rounds: o.rounds, count: o.count, maxSeconds: o.maxSeconds, noDelay: o.noDelay, loadNoDelay: true, qos: o.qos, window: o.window, payloadBytes: o.payloadBytes, protocolVersion: 4, cleanSession: true, wireStore: 'memory (durable off)', datatype: 'utf8', mosquitto: 'default limits (max_queued_messages 1000, max_inflight_messages 20)', topics: { in: IN_TOPIC, out: OUT_TOPIC } },
+        settings: { rounds: o.rounds, count: o.count, maxSeconds: o.maxSeconds, many: o.many, noDelay: o.noDelay, loadNoDelay: true, qos: o.qos, window: o.window, payloadBytes: o.payloadBytes, protocolVersion: 4, cleanSession: true, wireStore: 'memory (durable off)', datatype: 'utf8', mosquitto: 'default limits (max_queued_messages 1000, max_inflight_messages 20)', topics: { in: IN_TOPIC, out: OUT_TOPIC } },
         ratios: roundAll(ratios),
         targets: tl,
         summary: roundAll(summary),
