@@ -59,7 +59,9 @@ export interface TrafficSnapshot {
 }
 
 interface Entry {
+    /** Holds the first `kept` bytes of the last payload (its capacity may be larger). */
     bytes: Buffer;
+    kept: number;
     size: number;
     qos: number;
     retain: boolean;
@@ -69,6 +71,8 @@ interface Entry {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The smallest payload buffer allocated, so that a topic whose payloads grow a little keeps its buffer. */
+const MIN_CAPACITY = 32;
 
 /** Counts per whole second, for the last RATE_WINDOW_SECONDS + 1 seconds. */
 class SecondCounts {
@@ -103,6 +107,8 @@ export class TrafficMonitor implements TrafficObserver {
     private totalIn = 0;
     private totalOut = 0;
     private evicted = 0;
+    /** The topic of the last message: seen again, it is already last in `topics`. */
+    private latest: string | null = null;
 
     constructor(
         limits: Partial<MonitorLimits> = {},
@@ -146,30 +152,36 @@ export class TrafficMonitor implements TrafficObserver {
         const kept = payload.length < this.limits.maxPayloadBytes ? payload.length : this.limits.maxPayloadBytes;
         let entry = this.topics.get(topic);
         if (entry) {
-            // Deleting first puts the topic at the end, so the map's order is least recently seen first.
-            this.topics.delete(topic);
             entry.count++;
+            // Deleting and setting again puts the topic at the end: the map's order is least recently seen first.
+            if (topic !== this.latest) {
+                this.topics.delete(topic);
+                this.topics.set(topic, entry);
+            }
         } else {
-            if (this.topics.size >= this.limits.maxTopics) this.evictOldest();
             if (this.limits.maxTopics === 0) return;
-            entry = { bytes: EMPTY, size: 0, qos, retain, direction, at, count: 1 };
+            // The evicted entry and its buffer are used again, so a stream of new topics allocates little.
+            entry = this.topics.size >= this.limits.maxTopics ? this.evictOldest() : { bytes: EMPTY, kept: 0, size: 0, qos, retain, direction, at, count: 0 };
+            entry.count = 1;
+            this.topics.set(topic, entry);
         }
+        this.latest = topic;
         // A copy of its own: a payload is often a slice of a large read buffer, and a pooled copy would keep a pool slab alive.
-        if (entry.bytes.length !== kept) entry.bytes = Buffer.allocUnsafeSlow(kept);
+        if (entry.bytes.length < kept) entry.bytes = Buffer.allocUnsafeSlow(Math.min(this.limits.maxPayloadBytes, Math.max(kept, MIN_CAPACITY)));
         payload.copy(entry.bytes, 0, 0, kept);
+        entry.kept = kept;
         entry.size = payload.length;
         entry.qos = qos;
         entry.retain = retain;
         entry.direction = direction;
         entry.at = at;
-        this.topics.set(topic, entry);
     }
 
-    private evictOldest(): void {
-        const oldest = this.topics.keys().next();
-        if (oldest.done) return;
-        this.topics.delete(oldest.value);
+    private evictOldest(): Entry {
+        const [topic, entry] = this.topics.entries().next().value as [string, Entry];
+        this.topics.delete(topic);
         this.evicted++;
+        return entry;
     }
 
     /** The topics seen as a tree of their levels, each level's children sorted by name. */
@@ -190,7 +202,7 @@ export class TrafficMonitor implements TrafficObserver {
                 node = child;
             }
             node.topic = topic;
-            node.last = { payload: viewPayload(entry.bytes, entry.size), qos: entry.qos, retain: entry.retain, direction: entry.direction, at: entry.at, count: entry.count };
+            node.last = { payload: viewPayload(entry.bytes.subarray(0, entry.kept), entry.size), qos: entry.qos, retain: entry.retain, direction: entry.direction, at: entry.at, count: entry.count };
         }
         sortTree(root);
         return root.children;
