@@ -5,7 +5,7 @@
  * benchmark of issue 4 and the relay benchmark, each in a process of its own. The soak runs only
  * with --only soak. See bench/README.md.
  *
- *   node bench/run.js [--only dispatch|delivery|relay|soak] [options]
+ *   node bench/run.js [--only dispatch|delivery|relay|soak|monitor] [options]
  *
  * Dispatch options: [--rounds 7] [--nodes 10,1000] [--max-count 40000] [--seconds 1.5]
  *                   [--batch 500] [--keep-spies] [--no-json] [--quick]
@@ -16,6 +16,8 @@
  *                   [--window 20] [--payload-bytes 100] [--no-delay] [--no-direct] [--no-json] [--quick]
  * Soak options (bench/soak.js, only with --only soak): [--minutes 10] [--rate 1000]
  *                   [--relays wire,core] [--no-json] [--quick]
+ * Monitor options (bench/monitor.js, only with --only monitor): [--rounds 5] [--count 20000]
+ *                   [--max-seconds 10] [--qos 0,1] [--payload-bytes 100] [--no-json] [--quick]
  * Without --only, an option goes to each benchmark that takes it (--rounds, --no-json and --quick
  * to all three, --qos and --no-direct to delivery and relay, and so on).
  *
@@ -238,13 +240,14 @@ function roundAll(value) {
 
 /** Run by `npm run bench`, in this order; the soak runs only when asked for (`--only soak`). */
 const BENCHMARKS = ['dispatch', 'delivery', 'relay'];
-const ON_REQUEST = ['soak'];
+const ON_REQUEST = ['soak', 'monitor'];
 /** Options of each benchmark, with the number of values each takes. */
 const OPTIONS = {
     dispatch: { '--rounds': 1, '--nodes': 1, '--max-count': 1, '--seconds': 1, '--batch': 1, '--keep-spies': 0, '--no-json': 0, '--quick': 0 },
     delivery: { '--rounds': 1, '--qos': 1, '--seconds': 1, '--min-count': 1, '--max-count': 1, '--window': 1, '--sync-incoming': 1, '--fsync-samples': 1, '--no-direct': 0, '--keep-spies': 0, '--no-json': 0, '--quick': 0 },
     relay: { '--rounds': 1, '--count': 1, '--max-seconds': 1, '--qos': 1, '--window': 1, '--payload-bytes': 1, '--no-delay': 0, '--no-direct': 0, '--no-json': 0, '--quick': 0 },
     soak: { '--minutes': 1, '--rate': 1, '--relays': 1, '--no-json': 0, '--quick': 0 },
+    monitor: { '--rounds': 1, '--count': 1, '--max-seconds': 1, '--qos': 1, '--payload-bytes': 1, '--no-json': 0, '--quick': 0 },
 };
 
 function splitArgs(argv) {
@@ -300,6 +303,7 @@ async function entry() {
     if (only === 'delivery') return require('./delivery').main(rest);
     if (only === 'relay') return require('./relay').main(rest);
     if (only === 'soak') return require('./soak').main(rest);
+    if (only === 'monitor') return require('./monitor').main(rest);
     const plans = BENCHMARKS.map((name) => ({ name, args: argsFor(name, rest) }));
     const failed = [];
     for (const { name, args } of plans) {

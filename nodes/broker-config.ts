@@ -12,8 +12,9 @@ import { durableStorePath, openDeliveryStore } from './lib/delivery/open-store';
 import type { DeliveryStore } from './lib/delivery/types';
 import { describeListenError, Reason } from './lib/errors';
 import { LifecycleMessages, LifecycleProblem, LifecycleProps, readLifecycleMessages, willOption } from './lib/lifecycle-messages';
+import { mqttSidebar } from './mqtt-sidebar-admin';
 
-type BrokerConfigDef = NodeDef & BrokerConfigProps & LifecycleProps & { tls?: string };
+type BrokerConfigDef = NodeDef & BrokerConfigProps & LifecycleProps & { tls?: string; monitor?: boolean | string };
 interface Credentials {
     user?: string;
     password?: string;
@@ -23,6 +24,7 @@ interface TlsConfigNode extends Node {
 }
 
 export = function (RED: NodeAPI): void {
+    const sidebar = mqttSidebar(RED);
     function BrokerConfigNode(this: BrokerHandle, config: BrokerConfigDef): void {
         RED.nodes.createNode(this, config);
         const node = this;
@@ -58,6 +60,7 @@ export = function (RED: NodeAPI): void {
             node.connection = null;
             node.error(node.configError);
         }
+        const watchInSidebar = sidebar.track(node, config);
 
         const statusOf = (link: LinkStatus): NodeStatus => {
             switch (link.state) {
@@ -203,6 +206,7 @@ export = function (RED: NodeAPI): void {
             describePrepareError: (err) => describeListenError(err, settings.listenHost, settings.port),
         });
         node.connection = connection;
+        watchInSidebar(connection);
 
         // While the link is down the counts of waiting and dropped messages change: show them each second.
         let countsTimer: NodeJS.Timeout | null = null;

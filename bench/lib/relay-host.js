@@ -53,7 +53,7 @@ function flowFor(pkg) {
     const q = String(qos);
     const flow = [];
     if (pkg === 'wire') {
-        flow.push({ id: 'b', type: 'broker-config', mode: 'external', broker: '127.0.0.1', port: String(port), protocolVersion: '4', keepalive: '60', cleansession: true, autoConnect: true, durable: 'off' });
+        flow.push({ id: 'b', type: 'broker-config', mode: 'external', broker: '127.0.0.1', port: String(port), protocolVersion: '4', keepalive: '60', cleansession: true, autoConnect: true, durable: 'off', monitor: process.env.MQTT_WIRE_BENCH_MONITOR === '1' });
         for (let i = 0; i < distractors; i++) flow.push({ id: `d${i}`, type: 'mqtt-in', broker: 'b', topic: distractorFilter(i), qos: q, datatype: 'utf8', wires: [[]] });
         flow.push({ id: 'in', type: 'mqtt-in', broker: 'b', topic: inTopic, qos: q, datatype: 'utf8', wires: [['out']] });
         flow.push({ id: 'out', type: 'mqtt-out', broker: 'b', topic: outTopic, qos: q, retain: 'false' });

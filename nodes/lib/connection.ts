@@ -22,6 +22,7 @@ import { tuneClientStreams } from './stream-tuning';
 import { RedeployHold } from './redeploy-hold';
 import type { QoS } from './subscription-plan';
 import { BrokerSubscription, Subscriber, Subscriptions } from './subscriptions';
+import type { TrafficObserver } from './traffic-monitor';
 
 export type { InboundMessage, Subscriber } from './subscriptions';
 
@@ -111,6 +112,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     /** The link stays down until connect(): auto-connect is off, or a disconnect() was asked for. */
     private held: boolean;
     private connectRequested = false;
+    /** Sees every message in and out while the MQTT sidebar watches this connection; null costs one check each. */
+    observer: TrafficObserver | null = null;
 
     constructor(options: ConnectionOptions) {
         super();
@@ -151,6 +154,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     /** The filters subscribed at the broker, with their QoS. */
     get brokerFilters(): Map<string, QoS> {
         return this.subscriptions.brokerFilters;
+    }
+
+    /** The filters the nodes want, each with its subscribers. */
+    get subscribers(): ReadonlyMap<string, ReadonlySet<Subscriber>> {
+        return this.subscriptions.wanted;
     }
 
     /** A node starts using the connection; the first one opens it. */
@@ -268,6 +276,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         // A subscription asked for in this same tick (a dynamic subscribe, then a publish to it) goes
         // to the broker first, so the broker has it when the message arrives, as with the core node.
         if (this.subscribeDue) this.runReconcileNow();
+        this.observer?.published(message.topic, message.payload, message.qos, message.retain);
         this.outbox.post(message, done);
     }
 
@@ -303,7 +312,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             if (this.client === client) this.lastError = reason('malformed-packet', { detail });
         });
         client.on('connect', (connack) => this.onConnect(client, connack.sessionPresent, connack.properties));
-        client.on('message', (topic, payload, packet) => this.hold.routed(packet, topic, this.route(topic, payload, packet)));
+        client.on('message', (topic, payload, packet) => {
+            this.observer?.received(topic, payload, packet.qos, packet.retain);
+            this.hold.routed(packet, topic, this.route(topic, payload, packet));
+        });
         client.handleMessage = (packet, acknowledge) => this.hold.acknowledgeOrHold(packet, () => acknowledge());
         client.on('error', (err) => {
             this.lastError = describeConnectionError(err, this.options.address);

@@ -93,7 +93,7 @@ function isControlByte(byte: number): boolean {
  * Whether the core node takes these bytes for text: valid UTF-8 without ASCII control characters
  * other than tab, LF and CR (its UTF-8 test rejects those, so "a\0b" stays a Buffer there).
  */
-function looksLikeText(bytes: Buffer): boolean {
+export function looksLikeText(bytes: Buffer): boolean {
     if (bytes.some(isControlByte)) return false;
     try {
         strictUtf8.decode(bytes);

@@ -104,6 +104,11 @@ export class Subscriptions {
         return new Map([...this.atBroker].map(([filter, sub]) => [filter, sub.qos]));
     }
 
+    /** The filters the subscribers want, each with its subscribers. */
+    get wanted(): ReadonlyMap<string, ReadonlySet<Subscriber>> {
+        return this.subscribersByFilter;
+    }
+
     add(subscriber: Subscriber): void {
         let set = this.subscribersByFilter.get(subscriber.filter);
         if (!set) this.subscribersByFilter.set(subscriber.filter, (set = new Set()));
