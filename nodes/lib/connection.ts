@@ -9,9 +9,9 @@
 import { EventEmitter } from 'events';
 import * as mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
-import { Backoff, BackoffOptions, DEFAULT_BACKOFF } from './backoff';
+import { Backoff, DEFAULT_BACKOFF } from './backoff';
 import { MemoryDeliveryStore } from './delivery/memory-store';
-import { DEFAULT_OUTBOX, DeliveryCallback, Outbox, OutboxOptions } from './delivery/outbox';
+import { DEFAULT_OUTBOX, DeliveryCallback, Outbox } from './delivery/outbox';
 import { installSendBarrier } from './delivery/send-barrier';
 import type { DeliveryStore, OutgoingMessage } from './delivery/types';
 import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
@@ -23,47 +23,10 @@ import { RedeployHold } from './redeploy-hold';
 import type { QoS } from './subscription-plan';
 import { BrokerSubscription, Subscriber, Subscriptions } from './subscriptions';
 import type { TrafficObserver } from './traffic-monitor';
+import type { ConnackProperties, ConnectionEvents, ConnectionOptions, ConnectionTarget, LinkStatus } from './connection-options';
 
 export type { InboundMessage, Subscriber } from './subscriptions';
-
-export type LinkState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-export interface LinkStatus {
-    state: LinkState;
-    /** host:port of the broker. */
-    address: string;
-    /** Failed attempts since the link was last up. */
-    attempt: number;
-    /** Why the last attempt failed or the link dropped. */
-    reason?: Reason;
-}
-
-export interface ConnectionOptions {
-    url: string;
-    address: string;
-    client: IClientOptions;
-    backoff?: BackoffOptions;
-    outbox?: Partial<OutboxOptions>;
-    /** Where QoS 1/2 state is kept; memory unless the broker-config asks for a durable store. */
-    store?: DeliveryStore;
-    /** Removals of subscriptions wait this long, so a node that is restarted keeps its subscription. */
-    unsubscribeDelayMs?: number;
-    /** The link ends this long after the last node has gone, unless one comes back. */
-    idleCloseMs?: number;
-    /** Runs before every connection attempt (the embedded broker starts listening here); a throw is a failed attempt. */
-    prepare?: () => Promise<void>;
-    /** Describes an error thrown by prepare. */
-    describePrepareError?: (err: unknown) => Reason;
-    /** Published after every connect, once the subscriptions are sent. */
-    birth?: OutgoingMessage | null;
-    /** Published before every clean disconnect (the will goes in `client`). */
-    close?: OutgoingMessage | null;
-    /** False: the link waits for connect() instead of opening when the first node attaches. */
-    autoConnect?: boolean;
-}
-
-/** Where and how the client connects, with its birth and close messages: what connect() may change for this runtime. */
-export type ConnectionTarget = Pick<ConnectionOptions, 'url' | 'address' | 'client' | 'birth' | 'close'>;
+export type { ConnectionEvents, ConnectionOptions, ConnectionTarget, LinkState, LinkStatus } from './connection-options';
 
 /**
  * MQTT.js logs each packet through the `debug` module, which allocates for every call even when
@@ -75,19 +38,6 @@ const quietMqttJs: Pick<IClientOptions, 'log'> = /mqttjs/.test(process.env.DEBUG
 /** How long a clean disconnect waits for the broker to take the close message. */
 const CLOSE_MESSAGE_PATIENCE_MS = 2000;
 const BIRTH_MESSAGE_PATIENCE_MS = 30000;
-
-/** The events of a Connection and their arguments. */
-export interface ConnectionEvents {
-    status: [status: LinkStatus];
-    /** A subscriber's deliver() threw. */
-    'delivery-error': [err: unknown, subscriber: Subscriber];
-    /** A message restored from the store after a restart could not be sent. */
-    'orphan-error': [err: Error, message: OutgoingMessage];
-    /** The broker confirmed a subscription (SUBACK) at `qos`: what it publishes to `filter` from now on arrives. */
-    subscribed: [filter: string, qos: QoS];
-    /** The birth or close message could not be published. */
-    'lifecycle-error': [kind: 'birth' | 'close', err: Error];
-}
 
 export class Connection extends EventEmitter<ConnectionEvents> {
     private options: ConnectionOptions;
@@ -477,14 +427,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         // A held message stays unacknowledged: the broker sends it again on the next connection.
         this.hold.drop();
     }
-}
-
-/** What the connection reads of an MQTT 5 CONNACK's properties. */
-interface ConnackProperties {
-    receiveMaximum?: number;
-    subscriptionIdentifiersAvailable?: boolean;
-    maximumPacketSize?: number;
-    topicAliasMaximum?: number;
 }
 
 /** Ends a client politely (DISCONNECT), or by force when that does not finish in time. */
