@@ -480,7 +480,7 @@ function report({ configs, directs, o, mosquitto, fsync, filesystem, variantReas
     for (const c of [...configs, ...directs]) {
         const s = summary[c.key];
         const name = c.kind === 'direct' ? `QoS ${c.qos}, no relay: publisher straight to the subscriber` : `QoS ${c.qos}, ${c.store}${c.storeOptions ? ', syncIncoming false' : ''}`;
-        const st = s.store;
+        const st = s.storeStats;
         lines.push(
             `| ${name} | ${c.count} | ${fmtInt(s.rate.median)} | ${Number.isFinite(s.rate.spreadPct) ? `${s.rate.spreadPct.toFixed(0)}%` : 'n/a'} | ${fmtInt(s.publishRate.median)} | ${st ? st.syncsPerMessage.median.toFixed(2) : '–'} | ${st ? st.callbacksPerSync.median.toFixed(1) : '–'} | ${s.lost} | ${s.duplicates} | ${s.readyMs ? fmtInt(s.readyMs.median) : '–'} |`,
         );
