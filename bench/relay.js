@@ -5,8 +5,10 @@
  * a process of its own so that its CPU time and peak RSS can be measured. See bench/README.md.
  *
  *   node bench/run.js --only relay [--rounds 3] [--count 20000] [--max-seconds 10] [--qos 0,1,2]
- *        [--window 20] [--payload-bytes 100] [--many 1000] [--no-delay] [--no-direct] [--no-json] [--quick]
+ *        [--window 20] [--payload-bytes 100] [--many 1000] [--no-delay] [--broker-nodelay] [--no-direct] [--no-json] [--quick]
  *
+ * --broker-nodelay sets Mosquitto's set_tcp_nodelay (a diagnostic: Mosquitto's default is off, and
+ * its own small writes then wait for the relay's delayed ACKs, which bounds every QoS 2 relay).
  * --many N also relays at QoS 0 with N mqtt-in nodes on one connection (N-1 on filters the traffic
  * never matches), this package's flow and the core's only; 0 leaves it out.
  * A run publishes `count` messages, or what it can in `max-seconds` if that comes first.
@@ -35,7 +37,7 @@ const LABEL = { wire: 'mqtt-wire flow', core: 'core flow', raw: 'raw MQTT.js', d
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function parseArgs(argv) {
-    const o = { rounds: 3, count: 20000, qos: [0, 1, 2], window: 20, payloadBytes: 100, maxSeconds: 10, many: 1000, noDelay: false, direct: true, json: true };
+    const o = { rounds: 3, count: 20000, qos: [0, 1, 2], window: 20, payloadBytes: 100, maxSeconds: 10, many: 1000, noDelay: false, brokerNoDelay: false, direct: true, json: true };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const next = () => argv[++i];
@@ -47,6 +49,7 @@ function parseArgs(argv) {
         else if (a === '--max-seconds') o.maxSeconds = Math.max(1, Math.min(600, parseFloat(next())));
         else if (a === '--many') o.many = Math.max(0, Math.min(5000, parseInt(next(), 10)));
         else if (a === '--no-delay') o.noDelay = true;
+        else if (a === '--broker-nodelay') o.brokerNoDelay = true;
         else if (a === '--no-direct') o.direct = false;
         else if (a === '--no-json') o.json = false;
         else if (a === '--quick') Object.assign(o, { rounds: 1, count: 3000, maxSeconds: 3, many: 100 });
@@ -118,7 +121,7 @@ async function main(argv) {
     const loadStart = os.loadavg()[0];
     // Mosquitto's default limits (max_queued_messages 1000, max_inflight_messages 20): the load's
     // closed loop keeps every queue at the broker below `window`.
-    const mosquitto = await startMosquitto();
+    const mosquitto = await startMosquitto({ extraConfig: o.brokerNoDelay ? ['set_tcp_nodelay true'] : [] });
     const cleanup = [async () => mosquitto.stop()];
     const load = new RelayLoad(`mqtt://127.0.0.1:${mosquitto.port}`, WATCHDOG_MS, 'relay-traffic.js');
     cleanup.unshift(() => load.stop());
@@ -167,7 +170,7 @@ async function main(argv) {
         if (o.json) {
             const dir = path.join(__dirname, 'results');
             fs.mkdirSync(dir, { recursive: true });
-            const file = path.join(dir, `relay${o.noDelay ? '-nodelay' : ''}-${new Date().toISOString().slice(0, 10)}.json`);
+            const file = path.join(dir, `relay${o.noDelay ? '-nodelay' : ''}${o.brokerNoDelay ? '-broker-nodelay' : ''}-${new Date().toISOString().slice(0, 10)}.json`);
             fs.writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
             console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
         }
@@ -217,7 +220,7 @@ function report({ results, kinds, o, mosquitto, totalSeconds, load }) {
     const ms = (v) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
     const us = (v) => (Number.isFinite(v) ? v.toFixed(1) : '–');
     const lines = [];
-    lines.push(`Relay relay/in -> relay/out, ${o.count} messages of ${o.payloadBytes} bytes per run (or what ${o.maxSeconds} s allow), closed loop of ${o.window} messages, ${o.rounds} rounds${o.noDelay ? ', relays with TCP_NODELAY (--no-delay)' : ''}: median (min–max) of the runs.`);
+    lines.push(`Relay relay/in -> relay/out, ${o.count} messages of ${o.payloadBytes} bytes per run (or what ${o.maxSeconds} s allow), closed loop of ${o.window} messages, ${o.rounds} rounds${o.noDelay ? ', relays with TCP_NODELAY (--no-delay)' : ''}${o.brokerNoDelay ? ', Mosquitto with set_tcp_nodelay true' : ''}: median (min–max) of the runs.`);
     lines.push('');
     lines.push('| QoS | relay | messages per run | msg/s | p50 latency, ms | p99 latency, ms | CPU µs per message | peak RSS, MiB | lost | duplicated |');
     lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -295,7 +298,7 @@ function report({ results, kinds, o, mosquitto, totalSeconds, load }) {
                 }
             })(),
         },
-        settings: { rounds: o.rounds, count: o.count, maxSeconds: o.maxSeconds, many: o.many, noDelay: o.noDelay, loadNoDelay: true, qos: o.qos, window: o.window, payloadBytes: o.payloadBytes, protocolVersion: 4, cleanSession: true, wireStore: 'memory (durable off)', datatype: 'utf8', mosquitto: 'default limits (max_queued_messages 1000, max_inflight_messages 20)', topics: { in: IN_TOPIC, out: OUT_TOPIC } },
+        settings: { rounds: o.rounds, count: o.count, maxSeconds: o.maxSeconds, many: o.many, noDelay: o.noDelay, loadNoDelay: true, qos: o.qos, window: o.window, payloadBytes: o.payloadBytes, protocolVersion: 4, cleanSession: true, wireStore: 'memory (durable off)', datatype: 'utf8', mosquitto: `default limits (max_queued_messages 1000, max_inflight_messages 20)${o.brokerNoDelay ? ', set_tcp_nodelay true' : ''}`, topics: { in: IN_TOPIC, out: OUT_TOPIC } },
         ratios: roundAll(ratios),
         targets: tl,
         summary: roundAll(summary),

@@ -13,7 +13,7 @@
  *                   [--max-count 20000] [--window 20] [--sync-incoming auto|always|never]
  *                   [--fsync-samples 300] [--no-direct] [--keep-spies] [--no-json] [--quick]
  * Relay options (bench/relay.js): [--rounds 3] [--count 20000] [--max-seconds 10] [--qos 0,1,2]
- *                   [--window 20] [--payload-bytes 100] [--no-delay] [--no-direct] [--no-json] [--quick]
+ *                   [--window 20] [--payload-bytes 100] [--many 1000] [--no-delay] [--broker-nodelay] [--no-direct] [--no-json] [--quick]
  * Soak options (bench/soak.js, only with --only soak): [--minutes 10] [--rate 1000]
  *                   [--relays wire,core] [--no-json] [--quick]
  * Monitor options (bench/monitor.js, only with --only monitor): [--rounds 5] [--count 20000]
@@ -245,7 +245,7 @@ const ON_REQUEST = ['soak', 'monitor'];
 const OPTIONS = {
     dispatch: { '--rounds': 1, '--nodes': 1, '--max-count': 1, '--seconds': 1, '--batch': 1, '--keep-spies': 0, '--no-json': 0, '--quick': 0 },
     delivery: { '--rounds': 1, '--qos': 1, '--seconds': 1, '--min-count': 1, '--max-count': 1, '--window': 1, '--sync-incoming': 1, '--fsync-samples': 1, '--no-direct': 0, '--keep-spies': 0, '--no-json': 0, '--quick': 0 },
-    relay: { '--rounds': 1, '--count': 1, '--max-seconds': 1, '--qos': 1, '--window': 1, '--payload-bytes': 1, '--no-delay': 0, '--no-direct': 0, '--no-json': 0, '--quick': 0 },
+    relay: { '--rounds': 1, '--count': 1, '--max-seconds': 1, '--qos': 1, '--window': 1, '--payload-bytes': 1, '--no-delay': 0, '--broker-nodelay': 0, '--many': 1, '--no-direct': 0, '--no-json': 0, '--quick': 0 },
     soak: { '--minutes': 1, '--rate': 1, '--relays': 1, '--no-json': 0, '--quick': 0 },
     monitor: { '--rounds': 1, '--count': 1, '--max-seconds': 1, '--qos': 1, '--payload-bytes': 1, '--no-json': 0, '--quick': 0 },
 };
