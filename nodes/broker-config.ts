@@ -4,6 +4,7 @@ import * as crypto from 'crypto';
 import type { IClientOptions } from 'mqtt';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
+import { registerConnectionTest } from './broker-config-admin';
 import { BrokerConfigProps, BrokerSettings, readMode, readProtocolVersion, resolveBrokerSettings, sendsSessionExpiry } from './lib/broker-settings';
 import { mergeBrokerOverride } from './lib/actions';
 import { Connection, ConnectionTarget, LinkStatus } from './lib/connection';
@@ -255,6 +256,7 @@ export = function (RED: NodeAPI): void {
     RED.nodes.registerType('broker-config', BrokerConfigNode as unknown as (this: Node, def: NodeDef) => void, {
         credentials: { user: { type: 'text' }, password: { type: 'password' } },
     });
+    registerConnectionTest(RED);
 };
 
 /**

@@ -124,6 +124,9 @@ export function describeConnectionError(err: unknown, address: string): Reason {
     if (typeof e.code === 'string') {
         if (CERTIFICATE_ERRORS.has(e.code)) return reason('tls-certificate', { detail: message });
         if (e.code.startsWith('ERR_TLS') || e.code.startsWith('ERR_SSL')) return reason('tls-other', { detail: message });
+        // OpenSSL's failures during the handshake: "write EPROTO ...:SSL routines:<function>:wrong version number:<file>".
+        const openssl = e.code === 'EPROTO' ? /SSL routines:[^:]*:([^:]+)/.exec(message) : null;
+        if (openssl) return reason('tls-other', { detail: opensslDetail(openssl[1]) });
     }
     if (/certificate/i.test(message)) return reason('tls-certificate', { detail: message });
     // MQTT.js's own: no CONNACK within connectTimeout, or no PINGRESP within the keep-alive.
@@ -131,6 +134,11 @@ export function describeConnectionError(err: unknown, address: string): Reason {
     const malformed = e.code === undefined ? describeParserError(message) : null;
     if (malformed !== null) return reason('malformed-packet', { detail: malformed });
     return reason('other', { detail: message });
+}
+
+/** OpenSSL's reason in words; a server that answers a handshake with something else does not speak TLS there. */
+function opensslDetail(openssl: string): string {
+    return openssl === 'wrong version number' ? 'the server does not answer in TLS (wrong version number) - is this a TLS port?' : openssl;
 }
 
 /**

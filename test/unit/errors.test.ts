@@ -19,6 +19,8 @@ test('TLS errors', () => {
     assert.match(self.text, /self-signed certificate/);
     assert.equal(describeConnectionError(error({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' }), 'h:8883').code, 'tls-certificate');
     assert.equal(describeConnectionError(error({ code: 'ERR_SSL_WRONG_VERSION_NUMBER' }), 'h:8883').code, 'tls-other');
+    const handshake = describeConnectionError(error({ code: 'EPROTO', message: 'write EPROTO 80:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../ssl3_record.c:350:\n' }), 'h:8883');
+    assert.deepEqual([handshake.code, handshake.text], ['tls-other', 'TLS error: the server does not answer in TLS (wrong version number) - is this a TLS port?']);
 });
 
 test('CONNACK codes of MQTT 3.1.1 and 5', () => {
