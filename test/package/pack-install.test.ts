@@ -218,11 +218,14 @@ test('the editor resource and the catalogues are served', async () => {
     assert.notDeepEqual(zh, en, 'the zh-CN catalogue of mqtt-in should not be the English one');
 });
 
-test('the example flow is offered under Import > Examples', async () => {
+test('the example flows are offered under Import > Examples', async () => {
     assert.ok(nodeRed);
     const list = await nodeRed.request(`/library/examples/flows/${PACKAGE_NAME}`, { headers: { Accept: 'application/json' } });
     assert.equal(list.status, 200, `GET /library/examples/flows/${PACKAGE_NAME}`);
-    assert.deepEqual(await list.json(), [{ fn: 'embedded-broker-basic' }]);
+    const offered = ((await list.json()) as { fn: string }[]).map((entry) => entry.fn).sort();
+    const inRepository = fs.readdirSync(path.join(PACKAGE_ROOT, 'examples')).map((file) => file.replace(/\.json$/, '')).sort();
+    assert.ok(inRepository.includes('embedded-broker-basic'));
+    assert.deepEqual(offered, inRepository, 'every example of the repository is packed and offered');
     const flow = await nodeRed.request(`/library/examples/flows/${PACKAGE_NAME}/embedded-broker-basic`, { headers: { Accept: 'application/json' } });
     assert.equal(flow.status, 200);
     const nodes = (await flow.json()) as { type: string }[];
