@@ -47,6 +47,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     private readonly sender: PublishSender;
     private readonly subscriptions: Subscriptions;
     private readonly hold = new RedeployHold();
+    /** Filters whose UNSUBSCRIBE awaits its UNSUBACK, each with a SUBSCRIBE of it that waits for that. */
+    private readonly unsubscribing = new Map<string, BrokerSubscription | null>();
     /** The nodes using the connection. */
     private readonly users = new Set<object>();
     private client: MqttClient | null = null;
@@ -389,10 +391,29 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         const client = this.client;
         if (!client || !this.connected) return;
         const changes = this.subscriptions.reconcile();
-        if (changes.unsubscribe.length > 0) client.unsubscribe(changes.unsubscribe);
-        for (const sent of changes.subscribe) this.sendSubscribe(client, sent);
+        if (changes.unsubscribe.length > 0) this.sendUnsubscribe(client, changes.unsubscribe);
+        for (const sent of changes.subscribe) {
+            // Right behind an UNSUBSCRIBE of the same filter, a SUBSCRIBE waits for the UNSUBACK:
+            // aedes 1.2 (the embedded broker) acknowledges the two out of order and drops the new subscription.
+            if (this.unsubscribing.has(sent.filter)) this.unsubscribing.set(sent.filter, sent);
+            else this.sendSubscribe(client, sent);
+        }
         // After the packets: with a durable store, a record written before them would hold them back until its sync.
         this.subscriptions.saveSession();
+    }
+
+    private sendUnsubscribe(client: MqttClient, filters: string[]): void {
+        for (const filter of filters) this.unsubscribing.set(filter, null);
+        client.unsubscribe(filters, (err) => {
+            for (const filter of filters) {
+                const waiting = this.unsubscribing.get(filter);
+                this.unsubscribing.delete(filter);
+                if (!waiting) continue;
+                // The link went first: the subscription is sent on the next one.
+                if (err || this.client !== client) this.subscriptions.unsent(waiting);
+                else this.sendSubscribe(client, waiting);
+            }
+        });
     }
 
     private sendSubscribe(client: MqttClient, sent: BrokerSubscription): void {

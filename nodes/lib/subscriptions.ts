@@ -184,6 +184,11 @@ export class Subscriptions {
         this.record.saveSubscriptions([...this.atBroker].map(([filter, sub]) => ({ filter, qos: sub.qos, id: sub.id, ...(sub.options ? { options: sub.options } : {}) })));
     }
 
+    /** A SUBSCRIBE counted as sent never went out: the next reconcile sends it. */
+    unsent(sent: BrokerSubscription): void {
+        if (this.atBroker.get(sent.filter)?.id === sent.id) this.atBroker.delete(sent.filter);
+    }
+
     /** The broker refused a SUBSCRIBE: its subscribers are told why. */
     refused(sent: BrokerSubscription, why: string): void {
         if (this.atBroker.get(sent.filter)?.id === sent.id) this.atBroker.delete(sent.filter);
