@@ -8,6 +8,7 @@ import { OUT_ACTIONS, parseAction } from './lib/actions';
 import type { OutgoingMessage } from './lib/delivery/types';
 import { NodePropertyFields, PublishProperties, publishProperties, readNodeProperties } from './lib/message-properties';
 import { payloadToBuffer } from './lib/payload';
+import { encodeStatus } from './lib/status-text';
 import { checkTopicName } from './lib/topic';
 import { parseQoS } from './qos';
 
@@ -26,7 +27,7 @@ export = function (RED: NodeAPI): void {
         const node = this;
         const broker = config.broker ? (RED.nodes.getNode(config.broker) as BrokerHandle | null) : null;
         if (!broker) {
-            node.status({ fill: 'red', shape: 'ring', text: RED._('mqtt-out.errors.no-broker') });
+            node.status({ fill: 'red', shape: 'ring', text: encodeStatus([['mqtt-out.errors.no-broker']]) });
         } else {
             broker.register(node);
         }
