@@ -5,9 +5,11 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
 import { actionErrorText, runConnectionAction } from './connection-action';
 import { OUT_ACTIONS, parseAction } from './lib/actions';
+import { DeliveryError } from './lib/delivery/outbox';
 import type { OutgoingMessage } from './lib/delivery/types';
 import { NodePropertyFields, PublishProperties, publishProperties, readNodeProperties } from './lib/message-properties';
 import { payloadToBuffer } from './lib/payload';
+import { lostOnStopReporter } from './lost-on-stop';
 import { encodeStatus } from './lib/status-text';
 import { checkTopicName } from './lib/topic';
 import { parseQoS } from './qos';
@@ -94,6 +96,8 @@ export = function (RED: NodeAPI): void {
             return properties ? { topic, payload, qos, retain, properties } : { topic, payload, qos, retain };
         }
 
+        const lostOnStop = lostOnStopReporter(node, (count, reason) => RED._('mqtt-out.errors.lost-on-stop', { count: String(count), reason }));
+
         node.on('input', (msg: OutMessage, _send: unknown, done: (err?: Error) => void) => {
             if (!broker) return done(new Error(RED._('mqtt-out.errors.no-broker')));
             // As in the core node: a message with an action controls the connection instead of publishing.
@@ -112,7 +116,11 @@ export = function (RED: NodeAPI): void {
             if (typeof prepared === 'string') return done(new Error(prepared));
             connection.publish(prepared).then(
                 () => done(),
-                (err: Error) => done(new Error(RED._('mqtt-out.errors.publish-failed', { topic: prepared.topic, reason: err.message }))),
+                (err: Error) => {
+                    const failed = new Error(RED._('mqtt-out.errors.publish-failed', { topic: prepared.topic, reason: err.message }));
+                    if (err instanceof DeliveryError && err.code === 'closed') lostOnStop(msg, failed, done);
+                    else done(failed);
+                },
             );
         });
 
