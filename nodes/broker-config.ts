@@ -3,7 +3,7 @@
 import * as crypto from 'crypto';
 import type { IClientOptions } from 'mqtt';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
-import type { BrokerHandle } from './broker-handle';
+import type { BrokerHandle, UserRole } from './broker-handle';
 import { registerConnectionTest } from './broker-config-admin';
 import { BrokerConfigProps, BrokerSettings, readMode, readProtocolVersion, resolveBrokerSettings, sendsSessionExpiry } from './lib/broker-settings';
 import { mergeBrokerOverride } from './lib/actions';
@@ -12,6 +12,7 @@ import { EmbeddedBroker } from './lib/embedded-broker';
 import { durableStorePath, openDeliveryStore } from './lib/delivery/open-store';
 import type { DeliveryStore } from './lib/delivery/types';
 import { describeListenError, Reason } from './lib/errors';
+import { decodeStatus, encodeStatus, renderStatus, StatusPart } from './lib/status-text';
 import { LifecycleMessages, LifecycleProblem, LifecycleProps, readLifecycleMessages, willOption } from './lib/lifecycle-messages';
 import { mqttSidebar } from './mqtt-sidebar-admin';
 
@@ -29,7 +30,7 @@ export = function (RED: NodeAPI): void {
     function BrokerConfigNode(this: BrokerHandle, config: BrokerConfigDef): void {
         RED.nodes.createNode(this, config);
         const node = this;
-        const users = new Set<Node>();
+        const users = new Map<Node, UserRole>();
         let embedded: EmbeddedBroker | null = null;
         let lastLoggedReason = '';
 
@@ -63,49 +64,61 @@ export = function (RED: NodeAPI): void {
         }
         const watchInSidebar = sidebar.track(node, config);
 
-        const statusOf = (link: LinkStatus): NodeStatus => {
+        /** A catalogue text of this node for a status (every reason, topic rule and lifecycle problem has one). */
+        const part = (key: string, params?: Record<string, StatusPart>): StatusPart => (params ? [`broker-config.${key}`, params] : [`broker-config.${key}`]);
+        const reasonPart = (why: Reason): StatusPart => part(`reason.${why.code}`, why.params);
+        const lifecycleProblemPart = (problem: LifecycleProblem): StatusPart => {
+            const reason = problem.topicCode ? part(`topic.${problem.topicCode}`) : (problem.reason ?? '');
+            const detail = part(`lifecycle.problem-${problem.code}`, { value: problem.value, reason });
+            return part('lifecycle.off', { kind: part(`lifecycle.${problem.kind}`), problem: detail });
+        };
+        const lifecycleProblemParts = lifecycle.problems.map(lifecycleProblemPart);
+        const status = (fill: NodeStatus['fill'], shape: NodeStatus['shape'], parts: StatusPart[]): NodeStatus => ({ fill, shape, text: encodeStatus(parts) });
+
+        const statusOf = (link: LinkStatus, role: UserRole): NodeStatus => {
+            // Messages waiting to be sent and QoS 0 dropped concern the nodes that publish only.
+            const counts = role === 'publisher' ? countParts() : [];
             switch (link.state) {
                 case 'connected': {
-                    const text = node.text('status.connected', { broker: link.address }) + countsText();
-                    if (lifecycleProblems.length) return { fill: 'yellow', shape: 'dot', text: `${text} - ${lifecycleProblems.join('; ')}` };
-                    return { fill: 'green', shape: 'dot', text };
+                    const parts = [part('status.connected', { broker: link.address }), ...counts];
+                    if (lifecycleProblemParts.length) return status('yellow', 'dot', [...parts, ...lifecycleProblemParts]);
+                    return status('green', 'dot', parts);
                 }
                 case 'connecting':
-                    return { fill: 'yellow', shape: 'ring', text: node.text('status.connecting', { broker: link.address }) };
-                case 'reconnecting':
-                    return {
-                        fill: 'red',
-                        shape: 'ring',
-                        text:
-                            node.text('status.reconnecting', {
-                                attempt: String(link.attempt),
-                                reason: link.reason ? reasonText(link.reason) : '',
-                            }) + countsText(),
-                    };
+                    return status('yellow', 'ring', [part('status.connecting', { broker: link.address })]);
+                case 'reconnecting': {
+                    const reconnecting = part('status.reconnecting', { attempt: String(link.attempt), reason: link.reason ? reasonPart(link.reason) : '' });
+                    return status('red', 'ring', [reconnecting, ...counts]);
+                }
                 default:
-                    return { fill: 'red', shape: 'ring', text: node.text('status.disconnected') };
+                    return status('red', 'ring', [part('status.disconnected')]);
             }
         };
 
-        /** ' - 12 waiting, 3 QoS 0 dropped' when there is something to count. */
-        const countsText = (): string => {
+        /** "12 waiting to be sent", "3 QoS 0 dropped while offline", when there is something to count. */
+        const countParts = (): StatusPart[] => {
             const delivery = node.connection?.delivery;
-            if (!delivery) return '';
-            const parts: string[] = [];
-            if (delivery.queued > 0) parts.push(node.text('status.waiting', { count: String(delivery.queued) }));
-            if (delivery.droppedQoS0 > 0) parts.push(node.text('status.dropped', { count: String(delivery.droppedQoS0) }));
-            return parts.length ? ` - ${parts.join(', ')}` : '';
+            if (!delivery) return [];
+            const parts: StatusPart[] = [];
+            if (delivery.queued > 0) parts.push(part('status.waiting', { count: String(delivery.queued) }));
+            if (delivery.droppedQoS0 > 0) parts.push(part('status.dropped', { count: String(delivery.droppedQoS0) }));
+            return parts;
         };
 
-        node.currentStatus = () => {
+        node.currentStatus = (role = 'publisher') => {
             if (node.configError) return { fill: 'red', shape: 'ring', text: node.configError };
-            if (node.connection?.awaitingConnect) return { fill: 'grey', shape: 'ring', text: node.text('status.auto-connect-off') };
-            return node.connection ? statusOf(node.connection.status) : { fill: 'red', shape: 'ring', text: node.text('status.disconnected') };
+            if (node.connection?.awaitingConnect) return status('grey', 'ring', [part('status.auto-connect-off')]);
+            return node.connection ? statusOf(node.connection.status, role) : status('red', 'ring', [part('status.disconnected')]);
+        };
+        /** A status in this runtime's language, for the log. */
+        const statusInWords = (shown: NodeStatus): string => {
+            const parts = decodeStatus(shown.text);
+            return parts ? renderStatus(parts, (key, params) => RED._(key, params)) : String(shown.text ?? '');
         };
 
-        node.register = (user) => {
-            users.add(user);
-            user.status(node.currentStatus());
+        node.register = (user, role = 'publisher') => {
+            users.set(user, role);
+            user.status(node.currentStatus(role));
             node.connection?.attach(user);
         };
         node.deregister = async (user) => {
@@ -212,12 +225,10 @@ export = function (RED: NodeAPI): void {
         // While the link is down the counts of waiting and dropped messages change: show them each second.
         let countsTimer: NodeJS.Timeout | null = null;
         const showStatus = (): void => {
-            const status = node.currentStatus();
-            for (const user of users) user.status(status);
+            for (const [user, role] of users) user.status(node.currentStatus(role));
         };
         connection.on('status', (link) => {
-            const status = statusOf(link);
-            for (const user of users) user.status(status);
+            for (const [user, role] of users) user.status(statusOf(link, role));
             const down = link.state === 'reconnecting' || link.state === 'connecting';
             if (down && !countsTimer) countsTimer = setInterval(showStatus, 1000);
             if (!down && countsTimer) {
@@ -227,7 +238,7 @@ export = function (RED: NodeAPI): void {
             // Log each new reason once, not every attempt.
             const why = link.state === 'reconnecting' && link.reason ? reasonText(link.reason) : '';
             if (why && why !== lastLoggedReason) node.warn(why);
-            if (link.state === 'connected' && lastLoggedReason) node.log(status.text as string);
+            if (link.state === 'connected' && lastLoggedReason) node.log(statusInWords(statusOf(link, 'publisher')));
             lastLoggedReason = link.state === 'connected' ? '' : why || lastLoggedReason;
         });
         connection.on('delivery-error', (err) => node.error(err));

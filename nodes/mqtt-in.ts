@@ -8,6 +8,7 @@ import type { InboundMessage, Subscriber } from './lib/connection';
 import { DynamicSubscriptions } from './lib/dynamic-subscriptions';
 import { receivedMsgProperties } from './lib/message-properties';
 import { bufferToPayload, InputDatatype, normalizeDatatype } from './lib/payload';
+import { encodeStatus, renderStatus, StatusPart } from './lib/status-text';
 import { checkTopicFilter } from './lib/topic';
 import { parseQoS } from './qos';
 
@@ -28,29 +29,33 @@ export = function (RED: NodeAPI): void {
         RED.nodes.createNode(this, config);
         const node = this;
         const broker = config.broker ? (RED.nodes.getNode(config.broker) as BrokerHandle | null) : null;
-        const fail = (text: string): void => {
-            node.error(text);
-            node.status({ fill: 'red', shape: 'ring', text });
+        /** The runtime's words for a status (its log): broker-config keys through the broker's catalogue. */
+        const translate = (key: string, params: Record<string, string>): string =>
+            broker && key.startsWith('broker-config.') ? broker.text(key.slice('broker-config.'.length), params) : RED._(key, params);
+        /** The problem in the log, in the runtime's language, and in the status, in the editor's. */
+        const fail = (key: string, params: Record<string, StatusPart> = {}): void => {
+            const parts: StatusPart[] = [[`mqtt-in.errors.${key}`, params]];
+            node.error(renderStatus(parts, translate));
+            node.status({ fill: 'red', shape: 'ring', text: encodeStatus(parts) });
         };
-        if (!broker) return fail(RED._('mqtt-in.errors.no-broker'));
+        if (!broker) return fail('no-broker');
 
         const dynamic = Number(config.inputs) === 1;
         const filter = typeof config.topic === 'string' ? config.topic : '';
         const problem = dynamic ? null : checkTopicFilter(filter);
         if (problem) {
-            const why = broker.text(`topic.${problem.code}`, {}, problem.text);
-            return fail(RED._('mqtt-in.errors.invalid-filter', { topic: filter, reason: why }));
+            return fail('invalid-filter', { topic: filter, reason: [`broker-config.topic.${problem.code}`] });
         }
         // An unset QoS is the core node's default, 2.
         const qos = config.qos === undefined || config.qos === '' ? 2 : parseQoS(config.qos);
-        if (qos === null) return fail(RED._('mqtt-in.errors.invalid-qos', { qos: String(config.qos) }));
+        if (qos === null) return fail('invalid-qos', { qos: String(config.qos) });
         const datatype = normalizeDatatype(config.datatype);
-        if (datatype === null) return fail(RED._('mqtt-in.errors.invalid-datatype', { datatype: String(config.datatype) }));
+        if (datatype === null) return fail('invalid-datatype', { datatype: String(config.datatype) });
         let options;
         try {
             options = nodeSubscriptionOptions(config);
         } catch (err) {
-            return fail(RED._('mqtt-in.errors.invalid-option', { reason: (err as Error).message }));
+            return fail('invalid-option', { reason: (err as Error).message });
         }
 
         /** Sends one message on, its payload converted by `datatype` (the node's, or a dynamic subscription's own). */
@@ -76,7 +81,7 @@ export = function (RED: NodeAPI): void {
             options,
             deliver: deliverAs(datatype),
             refused(why: string): void {
-                fail(RED._('mqtt-in.errors.subscribe-failed', { topic: filter, reason: why }));
+                fail('subscribe-failed', { topic: filter, reason: why });
             },
         };
 
@@ -87,9 +92,9 @@ export = function (RED: NodeAPI): void {
             options: subscriptionOptionsOf(sub),
             deliver: deliverAs(sub.datatype ?? datatype),
             owner,
-            refused: (why: string) => fail(RED._('mqtt-in.errors.subscribe-failed', { topic, reason: why })),
+            refused: (why: string) => fail('subscribe-failed', { topic, reason: why }),
         }));
-        broker.register(node);
+        broker.register(node, 'subscriber');
         if (!dynamic) broker.connection?.subscribe(subscriber);
         handleInActions(RED, node, broker, dynamicSubscriptions);
 

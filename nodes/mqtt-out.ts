@@ -8,6 +8,8 @@ import { OUT_ACTIONS, parseAction } from './lib/actions';
 import type { OutgoingMessage } from './lib/delivery/types';
 import { NodePropertyFields, PublishProperties, publishProperties, readNodeProperties } from './lib/message-properties';
 import { payloadToBuffer } from './lib/payload';
+import { lostOnStopReporter } from './lost-on-stop';
+import { encodeStatus } from './lib/status-text';
 import { checkTopicName } from './lib/topic';
 import { parseQoS } from './qos';
 
@@ -26,7 +28,7 @@ export = function (RED: NodeAPI): void {
         const node = this;
         const broker = config.broker ? (RED.nodes.getNode(config.broker) as BrokerHandle | null) : null;
         if (!broker) {
-            node.status({ fill: 'red', shape: 'ring', text: RED._('mqtt-out.errors.no-broker') });
+            node.status({ fill: 'red', shape: 'ring', text: encodeStatus([['mqtt-out.errors.no-broker']]) });
         } else {
             broker.register(node);
         }
@@ -93,6 +95,8 @@ export = function (RED: NodeAPI): void {
             return properties ? { topic, payload, qos, retain, properties } : { topic, payload, qos, retain };
         }
 
+        const lostOnStop = lostOnStopReporter(node, (count, reason) => RED._('mqtt-out.errors.lost-on-stop', { count: String(count), reason }));
+
         node.on('input', (msg: OutMessage, _send: unknown, done: (err?: Error) => void) => {
             if (!broker) return done(new Error(RED._('mqtt-out.errors.no-broker')));
             // As in the core node: a message with an action controls the connection instead of publishing.
@@ -110,8 +114,10 @@ export = function (RED: NodeAPI): void {
             const prepared = prepare(msg, broker);
             if (typeof prepared === 'string') return done(new Error(prepared));
             connection.send(prepared, (err) => {
-                if (err) done(new Error(RED._('mqtt-out.errors.publish-failed', { topic: prepared.topic, reason: err.message })));
-                else done();
+                if (!err) return done();
+                const failed = new Error(RED._('mqtt-out.errors.publish-failed', { topic: prepared.topic, reason: err.message }));
+                if (err.code === 'closed') lostOnStop(msg, failed, done);
+                else done(failed);
             });
         });
 

@@ -27,6 +27,7 @@ for (const dir of ['locales', 'icons']) {
 const servedModules = [
     { name: 'topic', global: 'MqttWireTopic' },
     { name: 'broker-settings', global: 'MqttWireBrokerSettings' },
+    { name: 'status-text', global: 'MqttWireStatusText' },
 ];
 fs.mkdirSync(path.join(root, 'resources'), { recursive: true });
 for (const { name, global } of servedModules) {

@@ -25,10 +25,12 @@ module.exports = {
     // encrypted with it, so they survive restarts. Never reuse it for a real installation.
     credentialSecret: 'node-red-contrib-mqtt-wire-dev',
     logging: { console: { level: 'info', metrics: false, audit: false } },
-    // No usage reports and no update checks: nothing leaves this machine.
+    // Nothing leaves this machine: no usage reports and no update checks (the runtime's telemetry
+    // ping), and no palette catalogue (the editor fetches catalogue.nodered.org unless the list is
+    // set; an empty list fetches none; the palette manager still installs a .tgz upload).
     telemetry: { enabled: false, updateNotification: false },
     // Open straight on the example flow, without the "what's new" tour.
-    editorTheme: { tours: false },
+    editorTheme: { tours: false, palette: { catalogues: [] } },
 };
 `;
 
@@ -106,9 +108,13 @@ function main() {
     });
 }
 
-try {
-    main();
-} catch (err) {
-    console.error(`[start] ${err.message}`);
-    process.exit(1);
+if (require.main === module) {
+    try {
+        main();
+    } catch (err) {
+        console.error(`[start] ${err.message}`);
+        process.exit(1);
+    }
 }
+
+module.exports = { SETTINGS };

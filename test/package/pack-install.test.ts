@@ -233,3 +233,50 @@ test('the example flows are offered under Import > Examples', async () => {
         assert.ok(nodes.some((n) => n.type === type), `the example flow has no ${type} node`);
     }
 });
+
+/**
+ * The palette manager's way in: Manage palette > Install > upload, which POSTs the tarball to the
+ * admin API (POST /nodes, multipart field "tarball"; on by default, off with
+ * editorTheme.palette.upload: false). Node-RED runs npm install on it in its user directory, so the
+ * dependencies come from the npm registry or the npm cache, and adds the nodes without a restart.
+ */
+test('the tarball uploaded through the palette manager installs the nodes, their help in both languages and the example', async () => {
+    const paletteDir = path.join(tmp, 'paletteUserDir');
+    const palette = await startNodeRed({ userDir: paletteDir, flows: [], packageSource: 'none' });
+    try {
+        assert.deepEqual((await palette.getNodes()).filter((set) => set.module === PACKAGE_NAME), [], 'not installed before the upload');
+        const form = new FormData();
+        form.append('tarball', new Blob([fs.readFileSync(tarball)], { type: 'application/gzip' }), path.basename(tarball));
+        const upload = await palette.request('/nodes', { method: 'POST', body: form, signal: AbortSignal.timeout(240000) });
+        assert.equal(upload.status, 200, `POST /nodes with the tarball: ${await upload.clone().text()}\n${palette.log}`);
+        const added = (await upload.json()) as { name: string; version: string; nodes: { name: string; types: string[]; enabled: boolean; err?: unknown }[] };
+        assert.equal(added.name, PACKAGE_NAME);
+        assert.equal(added.version, pkg.version);
+
+        const sets = (await palette.getNodes()).filter((set) => set.module === PACKAGE_NAME);
+        assert.deepEqual(sets.flatMap((s) => s.types).sort(), [...NODE_TYPES].sort(), `node sets after the upload: ${JSON.stringify(sets)}`);
+        for (const set of sets) assert.equal(set.err, undefined, `${set.id} failed to load: ${JSON.stringify(set.err)}`);
+        const installed = path.join(paletteDir, 'node_modules', PACKAGE_NAME);
+        for (const dependency of ['mqtt', 'aedes']) {
+            const places = [path.join(paletteDir, 'node_modules', dependency), path.join(installed, 'node_modules', dependency)];
+            assert.ok(places.some((place) => fs.existsSync(path.join(place, 'package.json'))), `npm installed ${dependency} into the user directory`);
+        }
+
+        // The editor asks GET /nodes for text/html in its language: the definitions and the help.
+        for (const lang of ['en-US', 'zh-CN']) {
+            const response = await palette.request('/nodes', { headers: { Accept: 'text/html', 'Accept-Language': lang } });
+            assert.equal(response.status, 200);
+            const html = await response.text();
+            for (const type of NODE_TYPES) {
+                const help = fs.readFileSync(path.join(installed, 'dist', 'locales', lang, `${type}.html`), 'utf8').trim();
+                assert.ok(html.includes(help), `the ${lang} help of ${type} is served to the editor`);
+            }
+        }
+
+        const list = await palette.request(`/library/examples/flows/${PACKAGE_NAME}`, { headers: { Accept: 'application/json' } });
+        assert.equal(list.status, 200, `GET /library/examples/flows/${PACKAGE_NAME}`);
+        assert.deepEqual(await list.json(), [{ fn: 'embedded-broker-basic' }]);
+    } finally {
+        await palette.stop();
+    }
+});

@@ -35,9 +35,10 @@ export interface NodeRedProcessOptions {
     nodeBinary?: string;
     /**
      * How the package gets into userDir/node_modules: 'link' (default) symlinks the repo root there;
-     * 'installed' expects it installed already (npm install of a tarball) and fails when it is not.
+     * 'installed' expects it installed already (npm install of a tarball) and fails when it is not;
+     * 'none' leaves node_modules alone (the package is installed later, e.g. through the palette).
      */
-    packageSource?: 'link' | 'installed';
+    packageSource?: 'link' | 'installed' | 'none';
     /** Extra settings.js properties (JSON values). */
     settings?: Record<string, unknown>;
     /** Extra environment variables for the Node-RED process. */
@@ -148,7 +149,7 @@ export async function startNodeRed(options: NodeRedProcessOptions): Promise<Node
     fs.writeFileSync(path.join(userDir, 'settings.js'), settingsFile(port, options.settings ?? {}));
     if (options.flows) fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(options.flows, null, 4));
     if (options.credentials) fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(options.credentials, null, 4));
-    preparePackage(userDir, options.packageSource ?? 'link');
+    if (options.packageSource !== 'none') preparePackage(userDir, options.packageSource ?? 'link');
 
     const child: ChildProcess = spawn(nodeBinary, [redJs, '-u', userDir], {
         cwd: userDir,
