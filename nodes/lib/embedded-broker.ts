@@ -1,15 +1,20 @@
 /**
  * An aedes MQTT broker inside Node-RED, for a home install that has no broker of its own. It speaks
  * MQTT 3.1.1 (aedes refuses MQTT 5 connections) and listens on a host and port of the user's choice,
- * so devices on the network can use it too.
+ * so devices on the network can use it too. It holds every client to the package's topic rules
+ * (embedded-topic-rules.ts), where plain aedes is laxer.
  */
 import * as net from 'net';
+import { Readable } from 'stream';
+import { StringParser, authorizePublish, authorizeSubscribe, preConnect, refuseMalformedStrings, retainedMatching } from './embedded-topic-rules';
 
 /** The part of aedes 1.x this module uses (aedes ships as an ES module; see load below). */
 interface AedesBroker {
-    handle: (socket: net.Socket) => void;
+    /** Returns aedes' Client, whose packet parser is `_parser`. */
+    handle: (socket: net.Socket) => { _parser?: StringParser };
     close(callback?: () => void): void;
     connectedClients: number;
+    persistence: { createRetainedStreamCombi(filters: string[]): Readable };
 }
 interface AedesModule {
     Aedes: { createBroker(options?: Record<string, unknown>): Promise<AedesBroker> };
@@ -48,13 +53,15 @@ export class EmbeddedBroker {
     private async listen(): Promise<void> {
         if (!this.broker) {
             const { Aedes } = await loadAedes();
-            this.broker = await Aedes.createBroker();
+            this.broker = await Aedes.createBroker({ authorizeSubscribe, authorizePublish, preConnect });
+            matchRetainedByTopicRules(this.broker);
         }
         const broker = this.broker;
         const server = net.createServer((socket) => {
             this.sockets.add(socket);
             socket.once('close', () => this.sockets.delete(socket));
-            broker.handle(socket);
+            const parser = broker.handle(socket)._parser;
+            if (parser) refuseMalformedStrings(parser);
         });
         await new Promise<void>((resolve, reject) => {
             server.once('error', reject);
@@ -79,4 +86,17 @@ export class EmbeddedBroker {
         if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
         if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
     }
+}
+
+/**
+ * aedes looks up the retained messages for a new subscription with a matcher of its own, which
+ * misses empty levels ("a/+" and "a/") and the '$' rule ("#" and "$x"). Its persistence answers
+ * that look-up alone (createRetainedStreamCombi serves nothing else), so it is replaced by one that
+ * takes every retained message ("#" matches them all there) and keeps those topicMatches accepts.
+ * Both walk all retained messages for each SUBSCRIBE.
+ */
+function matchRetainedByTopicRules(broker: AedesBroker): void {
+    const persistence = broker.persistence;
+    const lookUp = persistence.createRetainedStreamCombi.bind(persistence);
+    persistence.createRetainedStreamCombi = (filters) => Readable.from(retainedMatching(lookUp(['#']), filters));
 }

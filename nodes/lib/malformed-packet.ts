@@ -37,7 +37,7 @@ export function publishTopicProblem(topic: Uint8Array): string | null {
  * Decoding replaces each ill-formed sequence with U+FFFD (bytes EF BF BD, themselves well formed),
  * so the bytes come back unchanged from decoding and encoding again exactly when they are well formed.
  */
-function isWellFormedUtf8(bytes: Uint8Array): boolean {
+export function isWellFormedUtf8(bytes: Uint8Array): boolean {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     return Buffer.from(buffer.toString('utf8'), 'utf8').equals(buffer);
 }
