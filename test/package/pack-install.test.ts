@@ -222,7 +222,7 @@ test('the example flow is offered under Import > Examples', async () => {
     assert.ok(nodeRed);
     const list = await nodeRed.request(`/library/examples/flows/${PACKAGE_NAME}`, { headers: { Accept: 'application/json' } });
     assert.equal(list.status, 200, `GET /library/examples/flows/${PACKAGE_NAME}`);
-    assert.deepEqual(await list.json(), [{ fn: 'embedded-broker-basic' }]);
+    assert.deepEqual(await list.json(), [{ fn: 'aliyun-iot-property-post' }, { fn: 'embedded-broker-basic' }]);
     const flow = await nodeRed.request(`/library/examples/flows/${PACKAGE_NAME}/embedded-broker-basic`, { headers: { Accept: 'application/json' } });
     assert.equal(flow.status, 200);
     const nodes = (await flow.json()) as { type: string }[];
