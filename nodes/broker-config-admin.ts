@@ -7,6 +7,8 @@
 import type { IClientOptions } from 'mqtt';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
+import { aliyunCredentials } from './lib/aliyun-iot';
+import { aliyunSecretProblem } from './lib/aliyun-settings';
 import { BrokerConfigProps, BrokerSettings, BrokerSettingsError, resolveBrokerSettings } from './lib/broker-settings';
 import { probeConnection, probeListen, ProbeResult, success } from './lib/connection-probe';
 
@@ -27,6 +29,7 @@ export interface TestAnswer {
 interface Credentials {
     user?: unknown;
     password?: unknown;
+    aliyunDeviceSecret?: unknown;
 }
 interface TlsConfigNode extends Node {
     addTLSOptions(options: IClientOptions): IClientOptions;
@@ -46,14 +49,22 @@ export function registerConnectionTest(RED: NodeAPI): void {
         const id = String(req.params.id);
         const stored = (RED.nodes.getCredentials(id) ?? {}) as Credentials;
         const password = given.password === UNCHANGED_PASSWORD ? text(stored.password) : text(given.password);
-        testConnection(RED, id, body.props as BrokerConfigProps & { tls?: unknown }, text(given.user), password).then(
-            (answer) => res.json(withoutSecret(answer, password)),
+        const deviceSecret = given.aliyunDeviceSecret === UNCHANGED_PASSWORD ? text(stored.aliyunDeviceSecret) : text(given.aliyunDeviceSecret);
+        testConnection(RED, id, body.props as BrokerConfigProps & { tls?: unknown }, text(given.user), password, deviceSecret).then(
+            (answer) => res.json(withoutSecret(withoutSecret(answer, password), deviceSecret)),
             () => res.json({ ok: false, key: 'test.failed', params: {}, text: 'the test could not be run' }),
         );
     });
 }
 
-async function testConnection(RED: NodeAPI, id: string, props: BrokerConfigProps & { tls?: unknown }, user: string, password: string): Promise<TestAnswer> {
+async function testConnection(
+    RED: NodeAPI,
+    id: string,
+    props: BrokerConfigProps & { tls?: unknown },
+    user: string,
+    password: string,
+    deviceSecret: string,
+): Promise<TestAnswer> {
     let settings: BrokerSettings;
     try {
         settings = resolveBrokerSettings(props);
@@ -64,8 +75,16 @@ async function testConnection(RED: NodeAPI, id: string, props: BrokerConfigProps
     if (settings.mode === 'embedded') return answerOf(await testEmbedded(RED, id, settings));
 
     const client: IClientOptions = { protocolVersion: settings.protocolVersion, keepalive: settings.keepalive };
-    if (user) client.username = user;
-    if (password) client.password = password;
+    if (settings.aliyun) {
+        const missing = aliyunSecretProblem(deviceSecret);
+        if (missing) return { ok: false, key: `validation.${missing.code}`, params: missing.params, text: missing.text };
+        // The platform admits one connection per device: the test takes the place of a running one for a moment.
+        const signed = aliyunCredentials({ ...settings.aliyun, deviceSecret, timestamp: Date.now() });
+        Object.assign(client, { clientId: signed.clientId, username: signed.username, password: signed.password });
+    } else {
+        if (user) client.username = user;
+        if (password) client.password = password;
+    }
     if (settings.connectUserProperties) client.properties = { userProperties: settings.connectUserProperties };
     if (settings.usesTls) {
         const tlsId = text(props.tls);
@@ -77,7 +96,8 @@ async function testConnection(RED: NodeAPI, id: string, props: BrokerConfigProps
             client.rejectUnauthorized = settings.verifyServerCert;
         }
     }
-    return answerOf(await probeConnection({ url: settings.url, address: settings.address, client }));
+    const answer = answerOf(await probeConnection({ url: settings.url, address: settings.address, client }));
+    return typeof client.password === 'string' ? withoutSecret(answer, client.password) : answer;
 }
 
 /**

@@ -7,6 +7,8 @@ import type { BrokerHandle, UserRole } from './broker-handle';
 import { registerConnectionTest } from './broker-config-admin';
 import { BrokerConfigProps, BrokerSettings, readMode, readProtocolVersion, resolveBrokerSettings, sendsSessionExpiry } from './lib/broker-settings';
 import { mergeBrokerOverride } from './lib/actions';
+import { aliyunCredentials } from './lib/aliyun-iot';
+import { aliyunSecretProblem } from './lib/aliyun-settings';
 import { Connection, ConnectionTarget, LinkStatus } from './lib/connection';
 import { EmbeddedBroker } from './lib/embedded-broker';
 import { durableStorePath, openDeliveryStore } from './lib/delivery/open-store';
@@ -20,6 +22,8 @@ type BrokerConfigDef = NodeDef & BrokerConfigProps & LifecycleProps & { tls?: st
 interface Credentials {
     user?: string;
     password?: string;
+    /** Alibaba Cloud IoT mode: the device's DeviceSecret, which signs each connection. */
+    aliyunDeviceSecret?: string;
 }
 interface TlsConfigNode extends Node {
     addTLSOptions(options: IClientOptions): IClientOptions;
@@ -56,6 +60,8 @@ export = function (RED: NodeAPI): void {
         let settings: BrokerSettings;
         try {
             settings = resolveBrokerSettings(config);
+            const secretMissing = settings.aliyun && aliyunSecretProblem((node.credentials as Credentials | undefined)?.aliyunDeviceSecret);
+            if (secretMissing) throw new Error(secretMissing.text);
             node.configError = null;
         } catch (err) {
             node.configError = (err as Error).message;
@@ -150,7 +156,13 @@ export = function (RED: NodeAPI): void {
                 if (settings.connectUserProperties) clientOptions.properties.userProperties = settings.connectUserProperties;
             }
             if (lifecycle.will) clientOptions.will = willOption(lifecycle.will);
-            if (settings.mode === 'external') {
+            if (settings.aliyun) {
+                // Signed at each start and each connect action; reconnects reuse it (the platform's timestamp is optional).
+                const signed = aliyunCredentials({ ...settings.aliyun, deviceSecret: credentials.aliyunDeviceSecret ?? '', timestamp: Date.now() });
+                clientOptions.clientId = signed.clientId;
+                clientOptions.username = signed.username;
+                clientOptions.password = signed.password;
+            } else if (settings.mode === 'external') {
                 if (credentials.user) clientOptions.username = credentials.user;
                 if (credentials.password) clientOptions.password = credentials.password;
             }
@@ -176,7 +188,7 @@ export = function (RED: NodeAPI): void {
                 const detail = lifecycleDetailText(given);
                 throw new Error(node.text('lifecycle.refused', { kind: given.kind, problem: detail }, `msg.broker.${given.kind}: ${detail}`));
             }
-            return targetOf(mergedSettings, merged.credentials, mergedLifecycle);
+            return targetOf(mergedSettings, { ...credentials, ...merged.credentials }, mergedLifecycle);
         };
 
         /** The durable store when asked for and possible; else memory, with the reason in the log. */
@@ -209,7 +221,8 @@ export = function (RED: NodeAPI): void {
         }
         const embeddedBroker = embedded;
 
-        const store = openStore(target.client.clientId as string);
+        // An Alibaba client id carries the time it was signed: the store goes by the part before it.
+        const store = openStore(settings.aliyun ? settings.aliyun.clientId : (target.client.clientId as string));
         const connection = new Connection({
             ...target,
             autoConnect: settings.autoConnect,
@@ -265,7 +278,7 @@ export = function (RED: NodeAPI): void {
     }
 
     RED.nodes.registerType('broker-config', BrokerConfigNode as unknown as (this: Node, def: NodeDef) => void, {
-        credentials: { user: { type: 'text' }, password: { type: 'password' } },
+        credentials: { user: { type: 'text' }, password: { type: 'password' }, aliyunDeviceSecret: { type: 'password' } },
     });
     registerConnectionTest(RED);
 };

@@ -8,6 +8,8 @@ export { TopicTree } from './lib/topic-tree';
 export { bufferToPayload, normalizeDatatype, payloadToBuffer, PayloadError } from './lib/payload';
 export type { InputDatatype, PayloadResult } from './lib/payload';
 export { resolveBrokerSettings, BrokerSettingsError } from './lib/broker-settings';
+export { aliyunCredentials } from './lib/aliyun-iot';
+export type { AliyunCredentials, AliyunSignInput } from './lib/aliyun-iot';
 export type { BrokerConfigProps, BrokerSettings } from './lib/broker-settings';
 export { planBrokerSubscriptions } from './lib/subscription-plan';
 export type { QoS } from './lib/subscription-plan';

@@ -30,16 +30,31 @@ const servedModules = [
     { name: 'status-text', global: 'MqttWireStatusText' },
 ];
 fs.mkdirSync(path.join(root, 'resources'), { recursive: true });
+const compiledModule = (name) => fs.readFileSync(path.join(dist, 'lib', `${name}.js`), 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, '');
+const REQUIRE = /\brequire\(([^)]*)\)/g;
 for (const { name, global } of servedModules) {
-    const compiled = fs.readFileSync(path.join(dist, 'lib', `${name}.js`), 'utf8');
-    if (/\brequire\(/.test(compiled)) {
-        throw new Error(`nodes/lib/${name}.ts must not import anything: the editor loads it without a bundler`);
+    const compiled = compiledModule(name);
+    // A served module may require modules of nodes/lib/ that require nothing themselves: each is built
+    // into the same file (broker-settings.ts uses aliyun-settings.ts).
+    const inlined = [];
+    for (const [, argument] of compiled.matchAll(REQUIRE)) {
+        const dependency = /^"\.\/([a-z0-9-]+)"$/.exec(argument);
+        const dependencyCode = dependency && compiledModule(dependency[1]);
+        if (!dependency || /\brequire\(/.test(dependencyCode)) {
+            throw new Error(`nodes/lib/${name}.ts must import only modules of nodes/lib/ that import nothing: the editor loads it without a bundler`);
+        }
+        if (!inlined.some((d) => d.file === dependency[1])) inlined.push({ file: dependency[1], code: dependencyCode });
     }
     const wrapped =
         `/* Built by scripts/copy-assets.js from dist/lib/${name}.js (source: nodes/lib/${name}.ts). Do not edit. */\n` +
         '(function (root) {\n' +
+        (inlined.length === 0
+            ? ''
+            : 'var builtIn = {};\n' +
+              inlined.map((d) => `builtIn['./${d.file}'] = (function () {\nvar module = { exports: {} }; var exports = module.exports;\n${d.code}\nreturn module.exports;\n})();\n`).join('') +
+              "var require = function (id) { if (builtIn[id]) { return builtIn[id]; } throw new Error('not built in: ' + id); };\n") +
         'var module = { exports: {} }; var exports = module.exports;\n' +
-        compiled.replace(/^\/\/# sourceMappingURL=.*$/m, '') +
+        compiled +
         `\nroot.${global} = module.exports;\n` +
         "})(typeof window !== 'undefined' ? window : globalThis);\n";
     fs.writeFileSync(path.join(root, 'resources', `${name}.js`), wrapped);

@@ -7,12 +7,17 @@
  * editor loads its compiled output without a bundler, as window.MqttWireBrokerSettings
  * (scripts/copy-assets.js builds resources/broker-settings.js from it).
  */
+import { ALIYUN_CHECKED_PROPERTIES, aliyunFieldProblem, isAliyun, resolveAliyun } from './aliyun-settings';
+import type { AliyunConfigProps, AliyunDevice, AliyunProblemCode } from './aliyun-settings';
+// The editor reaches the Alibaba rules through this module (window.MqttWireBrokerSettings).
+export { ALIYUN_DEFAULTS, ALIYUN_KEEPALIVE, ALIYUN_SIGN_METHODS, aliyunSecretProblem, isAliyun } from './aliyun-settings';
+
 export type BrokerMode = 'external' | 'embedded';
 export type BrokerProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
 export type ProtocolVersion = 4 | 5;
 export type DurableChoice = 'auto' | 'on' | 'off';
 
-export interface BrokerConfigProps {
+export interface BrokerConfigProps extends AliyunConfigProps {
     mode?: string;
     broker?: string;
     port?: string | number;
@@ -75,6 +80,8 @@ export interface BrokerSettings {
     durable: boolean;
     /** MQTT 5 only: the user properties of the CONNECT packet; null for none. */
     connectUserProperties: { [name: string]: string } | null;
+    /** Alibaba Cloud IoT mode: the device the connection signs for (aliyun-iot.ts); null otherwise. */
+    aliyun: AliyunDevice | null;
 }
 
 /** A week: long enough for a Node-RED that is down over a weekend to find its messages waiting. */
@@ -147,7 +154,8 @@ export type SettingsProblemCode =
     | 'broker-empty'
     | 'broker-space'
     | 'embedded-url'
-    | 'wspath';
+    | 'wspath'
+    | AliyunProblemCode;
 
 export interface SettingsProblem {
     /** Also the key of its text in the editor's catalogue (broker-config.validation.*). */
@@ -377,6 +385,9 @@ export function wspathProblem(value: unknown): SettingsProblem | null {
  * whether it is read at all): a problem, or null.
  */
 export function propertyProblem(name: string, props: BrokerConfigProps): SettingsProblem | null {
+    if (name.startsWith('aliyun')) return isAliyun(props) ? aliyunFieldProblem(name, props) : null;
+    if (isAliyun(props) && (name === 'broker' || name === 'port' || name === 'wspath')) return null;
+    if (isAliyun(props) && name === 'keepalive') return aliyunFieldProblem(name, props);
     switch (name) {
         case 'broker':
             return brokerProblem(props.broker, props.mode);
@@ -416,21 +427,24 @@ export const CHECKED_PROPERTIES: readonly string[] = [
     'queueLimit',
     'durable',
     'userProps',
+    ...ALIYUN_CHECKED_PROPERTIES,
 ];
 
 export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings {
     const mode = readMode(props.mode);
-    let host = String(props.broker ?? '').trim() || DEFAULT_HOSTS[mode];
-    let protocol = fieldProtocol(props);
+    const aliyun = isAliyun(props) ? resolveAliyun(props) : null;
+    if (aliyun && 'problem' in aliyun) throw new BrokerSettingsError(aliyun.problem);
+    let host = aliyun ? aliyun.target.host : String(props.broker ?? '').trim() || DEFAULT_HOSTS[mode];
+    let protocol = aliyun ? aliyun.target.protocol : fieldProtocol(props);
     let path = typeof props.wspath === 'string' ? props.wspath : '';
-    const url = parseBrokerUrl(host);
+    const url = aliyun ? null : parseBrokerUrl(host);
     if (url) {
         protocol = url.protocol;
         host = url.host;
         if (url.path) path = url.path;
     }
     if (mode === 'embedded') protocol = 'mqtt';
-    const port = url ? url.port : readNumber('port', props.port, DEFAULT_PORTS[protocol]);
+    const port = aliyun ? aliyun.target.port : url ? url.port : readNumber('port', props.port, DEFAULT_PORTS[protocol]);
     if (protocol === 'ws' || protocol === 'wss') {
         if (!path) path = DEFAULT_WS_PATH;
         if (!path.startsWith('/')) path = '/' + path;
@@ -466,7 +480,7 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
         address,
         listenHost,
         protocolVersion,
-        clientId: String(props.clientid ?? '').trim(),
+        clientId: aliyun ? aliyun.target.device.clientId : String(props.clientid ?? '').trim(),
         keepalive: readNumber('keepalive', props.keepalive),
         clean,
         autoConnect: readFlag('autoConnect', props.autoConnect),
@@ -480,5 +494,6 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
         queueQoS0: readFlag('queueQoS0', props.queueQoS0),
         durable: isDurable(props.durable, clean),
         connectUserProperties,
+        aliyun: aliyun ? aliyun.target.device : null,
     };
 }

@@ -59,7 +59,8 @@ export function probeConnection(target: ProbeTarget, timeoutMs: number = DEFAULT
     return new Promise((resolve) => {
         const options: IClientOptions = {
             ...target.client,
-            clientId: `mqttwire_test_${crypto.randomBytes(4).toString('hex')}`,
+            // A signed client id (Alibaba Cloud IoT) is part of the credentials and stays; else one of its own.
+            clientId: target.client.clientId || `mqttwire_test_${crypto.randomBytes(4).toString('hex')}`,
             clean: true,
             reconnectPeriod: 0,
             resubscribe: false,

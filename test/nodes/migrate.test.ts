@@ -188,7 +188,7 @@ describe('the migrate command on a real Node-RED user directory', () => {
             const flows = (await (await runtime.request('/flows')).json()) as FlowNode[];
             assert.equal(flows.find((n) => n.id === LAB_BROKER)?.type, 'broker-config');
             const credentials = await (await runtime.request(`/credentials/broker-config/${LAB_BROKER}`)).json();
-            assert.deepEqual(credentials, { user: USER, has_password: true });
+            assert.deepEqual(credentials, { user: USER, has_password: true, has_aliyunDeviceSecret: false });
         } finally {
             await witness.endAsync();
             if (runtime) await runtime.stop();
