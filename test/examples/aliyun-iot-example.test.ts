@@ -74,7 +74,7 @@ after(async () => {
     fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('the broker-config connects with the signed client id, user name and password; the Alink JSON arrives; the reply reaches the flow', async () => {
+test('aliyun-iot-property-post.json: the broker-config connects with the signed client id, user name and password; the Alink JSON arrives; the reply reaches the flow', async () => {
     const message = await posted;
     assert.equal(message.topic, POST);
     const alink = JSON.parse(message.payload);
