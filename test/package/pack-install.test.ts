@@ -275,7 +275,9 @@ test('the tarball uploaded through the palette manager installs the nodes, their
 
         const list = await palette.request(`/library/examples/flows/${PACKAGE_NAME}`, { headers: { Accept: 'application/json' } });
         assert.equal(list.status, 200, `GET /library/examples/flows/${PACKAGE_NAME}`);
-        assert.deepEqual(await list.json(), [{ fn: 'embedded-broker-basic' }]);
+        const offered = ((await list.json()) as { fn: string }[]).map((entry) => entry.fn).sort();
+        const inRepository = fs.readdirSync(path.join(PACKAGE_ROOT, 'examples')).map((file) => file.replace(/\.json$/, '')).sort();
+        assert.deepEqual(offered, inRepository, 'every example of the repository is offered by the uploaded package');
     } finally {
         await palette.stop();
     }
