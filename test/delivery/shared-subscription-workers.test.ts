@@ -256,8 +256,8 @@ for (const protocolVersion of [5, 4] as const) {
             const after = { first: stream.boundary, last: stream.last };
             console.log(`${version}, A stopped (SIGTERM): jobs ${stream.first}-${stream.boundary - 1} before: ${split(s.ledger, stream.first, stream.boundary - 1)}, lost ${s.ledger.missing(stream.first, stream.boundary - 1).length}, twice ${s.ledger.duplicated(stream.first, stream.boundary - 1).length}; jobs ${after.first}-${after.last} after: ${split(s.ledger, after.first, after.last)}`);
             assert.equal(s.ledger.countBy('B', after.first, after.last), after.last - after.first + 1, 'B handles every job after A stopped');
-            // With a clean session the broker drops what it had given A and A had not finished: at most the jobs outstanding.
-            assert.ok(s.ledger.missing(stream.first, stream.boundary - 1).length < WINDOW);
+            // With a clean session the broker drops what it had given A and A had not finished: at most the jobs unfinished.
+            assert.ok(s.ledger.missing(stream.first, stream.boundary - 1).length <= WINDOW);
             assert.deepEqual(s.ledger.duplicated(1, stream.last), []);
         });
     });
@@ -272,7 +272,7 @@ describe('two Node-RED workers, one killed with SIGKILL (MQTT 5)', () => {
         const before = { first: stream.first, last: stream.boundary - 1 };
         console.log(`MQTT 5 clean, A killed: before ${split(s.ledger, before.first, before.last)}, lost ${s.ledger.missing(before.first, before.last).length}, twice ${s.ledger.duplicated(before.first, before.last).length}; after ${split(s.ledger, stream.boundary, stream.last)}`);
         assert.equal(s.ledger.countBy('B', stream.boundary, stream.last), stream.last - stream.boundary + 1, 'B handles every job after A was killed');
-        assert.ok(s.ledger.missing(before.first, before.last).length < WINDOW);
+        assert.ok(s.ledger.missing(before.first, before.last).length <= WINDOW);
         assert.deepEqual(s.ledger.duplicated(1, stream.last), []);
     });
 
