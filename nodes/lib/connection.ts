@@ -14,7 +14,7 @@ import { MemoryDeliveryStore } from './delivery/memory-store';
 import { DEFAULT_OUTBOX, DeliveryCallback, Outbox } from './delivery/outbox';
 import { installSendBarrier } from './delivery/send-barrier';
 import type { DeliveryStore, OutgoingMessage } from './delivery/types';
-import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
+import { describeAckReason, describeConnectionError, describeDisconnect, describeUnansweredSubscribe, reason, Reason } from './errors';
 import { PublishSender } from './publish-sender';
 import { publishLifecycleMessage } from './lifecycle-messages';
 import { guardPublishTopics } from './publish-topic-guard';
@@ -278,7 +278,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         // A broker's DISCONNECT (MQTT 5) says why it ends the session.
         client.on('disconnect', (packet) => {
             if (packet.reasonCode) {
-                this.lastError = reason('broker-refused', { detail: describeAckReason(packet.reasonCode) });
+                this.lastError = describeDisconnect(packet.reasonCode);
             }
         });
         void this.attempt(client);
@@ -422,7 +422,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         client.subscribe(filter, options, (err, granted) => {
             const grant = granted?.[0];
             let why: string | undefined;
-            if (err) why = err.message;
+            if (err) why = describeUnansweredSubscribe(filter, err.message);
             else if (grant && grant.qos >= 0x80) why = describeAckReason(grant.qos);
             if (why === undefined) {
                 if (grant) this.emit('subscribed', filter, grant.qos as QoS);

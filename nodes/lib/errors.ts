@@ -19,6 +19,7 @@ export type ReasonCode =
     | 'port-in-use'
     | 'listen-failed'
     | 'broker-refused'
+    | 'broker-disconnected'
     | 'malformed-packet'
     | 'other';
 
@@ -44,6 +45,7 @@ const ENGLISH: Record<ReasonCode, string> = {
     'port-in-use': 'port __port__ on __host__ is already in use - is another broker running there?',
     'listen-failed': 'cannot listen on __host__:__port__ (__detail__)',
     'broker-refused': 'the broker refused the connection: __detail__',
+    'broker-disconnected': 'the broker closed the connection: __detail__',
     'malformed-packet': 'the broker sent a malformed packet: __detail__',
     other: '__detail__',
 };
@@ -199,4 +201,21 @@ const ACK_REASON_TEXT: Record<number, string> = {
 export function describeAckReason(code: number): string {
     const text = ACK_REASON_TEXT[code];
     return text ? `${text} (reason code 0x${code.toString(16)})` : `reason code 0x${code.toString(16)}`;
+}
+
+/** A broker's DISCONNECT (MQTT 5) in words; a broker without shared subscriptions sends 0x9E for a $share filter. */
+export function describeDisconnect(code: number): Reason {
+    const detail = code === 0x9e ? `it does not do shared subscriptions ($share/...) (reason code 0x9e)` : describeAckReason(code);
+    return reason('broker-disconnected', { detail });
+}
+
+/**
+ * Why a SUBSCRIBE got no SUBACK (MQTT.js's error, "Connection closed" when the link went first). A
+ * broker without shared subscriptions closes the link on a $share filter, with no reason on MQTT 3.1.1.
+ */
+export function describeUnansweredSubscribe(filter: string, message: string): string {
+    if (message === 'Connection closed' && filter.startsWith('$share/')) {
+        return 'the broker closed the connection instead of answering - does it do shared subscriptions ($share/...)?';
+    }
+    return message;
 }
