@@ -8,13 +8,15 @@
  */
 import { EventEmitter } from 'events';
 import * as mqtt from 'mqtt';
-import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import { Backoff, DEFAULT_BACKOFF } from './backoff';
+import { BrokerRotation } from './broker-rotation';
 import { MemoryDeliveryStore } from './delivery/memory-store';
 import { DEFAULT_OUTBOX, DeliveryCallback, Outbox } from './delivery/outbox';
 import { installSendBarrier } from './delivery/send-barrier';
 import type { DeliveryStore, OutgoingMessage } from './delivery/types';
-import { describeAckReason, describeConnectionError, reason, Reason } from './errors';
+import { endClient, quietMqttJs } from './mqttjs-client';
+import { describeAckReason, describeClose, describeConnectionError, reason, Reason } from './errors';
 import { PublishSender } from './publish-sender';
 import { publishLifecycleMessage } from './lifecycle-messages';
 import { guardPublishTopics } from './publish-topic-guard';
@@ -28,13 +30,6 @@ import type { ConnackProperties, ConnectionEvents, ConnectionOptions, Connection
 export type { InboundMessage, Subscriber } from './subscriptions';
 export type { ConnectionEvents, ConnectionOptions, ConnectionTarget, LinkState, LinkStatus } from './connection-options';
 
-/**
- * MQTT.js logs each packet through the `debug` module, which allocates for every call even when
- * nothing is printed (a fifth of what a relayed message allocates); its log stays on only when
- * DEBUG asks for it.
- */
-const quietMqttJs: Pick<IClientOptions, 'log'> = /mqttjs/.test(process.env.DEBUG ?? '') ? {} : { log: () => undefined };
-
 /** How long a clean disconnect waits for the broker to take the close message. */
 const CLOSE_MESSAGE_PATIENCE_MS = 2000;
 const BIRTH_MESSAGE_PATIENCE_MS = 30000;
@@ -42,6 +37,8 @@ const BIRTH_MESSAGE_PATIENCE_MS = 30000;
 export class Connection extends EventEmitter<ConnectionEvents> {
     private options: ConnectionOptions;
     private readonly backoff: Backoff;
+    /** Null with a single broker. */
+    private rotation: BrokerRotation | null;
     private readonly store: DeliveryStore;
     private readonly outbox: Outbox;
     private readonly sender: PublishSender;
@@ -72,6 +69,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.options = options;
         this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
         this.store = options.store ?? new MemoryDeliveryStore();
+        this.rotation = BrokerRotation.of(options.brokers, this.store.outgoing);
         this.outbox = new Outbox((sending, done) => this.sender.send(this.client, sending, done), { ...DEFAULT_OUTBOX, ...options.outbox }, this.store, (err, message) =>
             this.emit('orphan-error', err, message),
         );
@@ -152,6 +150,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.client = null;
         await this.endClientCleanly(client);
         this.backoff.reset();
+        this.rotation?.reset();
         if (!this.closing) this.setStatus({ state: 'idle', address: this.options.address, attempt: 0 });
     }
 
@@ -167,7 +166,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.connectRequested = true;
         if (target) {
             await this.endLink();
-            this.options = { ...this.options, ...target };
+            this.options = { ...this.options, brokers: undefined, ...target };
+            this.rotation = BrokerRotation.of(this.options.brokers, this.store.outgoing);
             this.link = { ...this.link, address: target.address };
         }
         if (this.connected) return;
@@ -310,6 +310,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     private onConnect(client: MqttClient, sessionPresent: boolean, properties: ConnackProperties | undefined): void {
         if (this.client !== client) return;
         this.backoff.reset();
+        this.rotation?.reset();
         this.sender.setBrokerLimits(this.protocolVersion === 5 ? { maximumPacketSize: properties?.maximumPacketSize, topicAliasMaximum: properties?.topicAliasMaximum } : {});
         this.lastError = undefined;
         // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
@@ -348,7 +349,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (!why) {
             const waited = Date.now() - this.attemptStartedAt;
             const timeout = this.options.client.connectTimeout ?? 30000;
-            why = this.link.state !== 'connected' && waited >= timeout ? reason('timeout', { address: this.options.address }) : reason('closed');
+            why = this.link.state !== 'connected' && waited >= timeout ? reason('timeout', { address: this.options.address }) : describeClose(this.link.state === 'connected', this.protocolVersion);
         }
         // A link that was up and is lost (a broker restart, a cut) is tried again soon.
         if (this.link.state === 'connected') this.backoff.resetAfterLinkLoss();
@@ -358,8 +359,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     private retryLater(why: Reason): void {
         const client = this.client;
         if (!client || this.closing) return;
-        const delay = this.backoff.next();
-        this.setStatus({ state: 'reconnecting', address: this.options.address, attempt: this.backoff.attempts, reason: why });
+        const next = this.rotation?.moveOn(client, this.options.client.servername);
+        if (next) this.options = { ...this.options, url: next.broker.url, address: next.broker.address };
+        const delay = next?.when === 'at-once' ? 0 : this.backoff.next();
+        const attempt = this.rotation?.failures ?? this.backoff.attempts;
+        this.setStatus({ state: 'reconnecting', address: this.options.address, attempt, reason: why });
         this.reconnectTimer = setTimeout(() => {
             this.reconnectTimer = null;
             if (this.client === client) void this.attempt(client);
@@ -448,18 +452,4 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         // A held message stays unacknowledged: the broker sends it again on the next connection.
         this.hold.drop();
     }
-}
-
-/** Ends a client politely (DISCONNECT), or by force when that does not finish in time. */
-function endClient(client: MqttClient, patienceMs = 2000): Promise<void> {
-    return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-            client.stream?.destroy();
-            resolve();
-        }, patienceMs);
-        client.end(!client.connected, () => {
-            clearTimeout(timer);
-            resolve();
-        });
-    });
 }
