@@ -34,11 +34,16 @@ describe('RabbitMQ as the broker of this package (3.1.1, node A and node B of on
             externalBroker('ba', portA),
             externalBroker('bb', portB),
             { id: 'out', type: 'mqtt-out', broker: 'ba', topic: 'cluster/relay', qos: '1', wires: [] },
-            { id: 'in', type: 'mqtt-in', broker: 'bb', topic: 'cluster/relay', qos: '1', datatype: 'utf8', wires: [['h']] },
+            { id: 'in', type: 'mqtt-in', broker: 'bb', topic: 'cluster/relay', qos: '2', datatype: 'utf8', wires: [['h']] },
             helperNode('h'),
         ]);
+        const grants: number[] = [];
+        getNode('bb').connection.on('subscribed', (_filter: string, qos: number) => grants.push(qos));
         const received = collect('h');
         await waitForSubscribed('bb', 'cluster/relay');
+        // Asked at QoS 2, granted QoS 1; the node's status does not single that out.
+        assert.deepEqual(grants, [1]);
+        assert.match(statusInWords(lastStatus('in')), /^connected to 127\.0\.0\.1:\d+$/);
         await waitForStatus('out', (s) => s.fill === 'green', 'out connected');
         getNode('out').receive({ payload: 'across the cluster' });
         await eventually(() => received.length === 1, 'the message on node B');
