@@ -5,10 +5,11 @@ import * as path from 'path';
 import { freePort, waitForPort } from './shared/ports';
 
 /**
- * A two-node RabbitMQ cluster (the Debian package rabbitmq-server, 3.10, with its rabbitmq_mqtt
- * plugin) that a test file starts as its own processes, every port on loopback: a private epmd, and
- * two nodes that form the cluster at their first boot (classic_config peer discovery), each with an
- * MQTT listener. RabbitMQ is required: when it is missing this throws, so the tests fail instead of
+ * A RabbitMQ cluster (the Debian package rabbitmq-server, 3.10, with its rabbitmq_mqtt plugin) that
+ * a test file starts as its own processes, every port on loopback: a private epmd, and two or more
+ * nodes that form the cluster at their first boot (classic_config peer discovery), each with an MQTT
+ * listener. The MQTT plugin of RabbitMQ 3.8 to 3.11 tracks client ids with a majority of the nodes:
+ * a node of a two-node cluster that has lost the other may close the connections it takes. RabbitMQ is required: when it is missing this throws, so the tests fail instead of
  * being skipped (.ci/run installs the package).
  */
 export interface RabbitNode {
@@ -57,7 +58,7 @@ export class RabbitCluster {
     private epmdPort = 0;
     private readonly script: string;
 
-    constructor() {
+    constructor(private readonly size = 2) {
         const script = findRabbitmqServer();
         if (!script) throw new Error('rabbitmq-server is not installed: apt-get install -y --no-install-recommends rabbitmq-server');
         this.script = script;
@@ -72,7 +73,7 @@ export class RabbitCluster {
         this.epmd = spawn('epmd', ['-address', '127.0.0.1', '-port', String(this.epmdPort)], { stdio: 'ignore' });
         await waitForPort(this.epmdPort);
         const suffix = `${process.pid}`;
-        for (const letter of ['a', 'b']) {
+        for (const letter of 'abcdefg'.slice(0, this.size)) {
             const dir = path.join(this.dir, letter);
             fs.mkdirSync(dir);
             this.nodes.push({ name: `mqttwire${letter}${suffix}@localhost`, mqttPort: await freePort(), amqpPort: await freePort(), distPort: await freePort(), dir, script: null, log: '' });
@@ -181,6 +182,6 @@ export class RabbitCluster {
     }
 }
 
-export async function startRabbitCluster(): Promise<RabbitCluster> {
-    return new RabbitCluster().start();
+export async function startRabbitCluster(size = 2): Promise<RabbitCluster> {
+    return new RabbitCluster(size).start();
 }
