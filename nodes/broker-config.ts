@@ -9,6 +9,8 @@ import { BrokerConfigProps, BrokerSettings, readMode, readProtocolVersion, resol
 import { mergeBrokerOverride } from './lib/actions';
 import { aliyunCredentials } from './lib/aliyun-iot';
 import { aliyunSecretProblem } from './lib/aliyun-settings';
+import { resolveBrokerEndpoints } from './lib/broker-list';
+import type { BrokerEndpoint } from './lib/broker-rotation';
 import { Connection, ConnectionTarget, LinkStatus } from './lib/connection';
 import { EmbeddedBroker } from './lib/embedded-broker';
 import { durableStorePath, openDeliveryStore } from './lib/delivery/open-store';
@@ -58,10 +60,12 @@ export = function (RED: NodeAPI): void {
         const lifecycleProblems = lifecycle.problems.map(lifecycleProblemText);
 
         let settings: BrokerSettings;
+        let brokers: BrokerEndpoint[] = [];
         try {
             settings = resolveBrokerSettings(config);
             const secretMissing = settings.aliyun && aliyunSecretProblem((node.credentials as Credentials | undefined)?.aliyunDeviceSecret);
             if (secretMissing) throw new Error(secretMissing.text);
+            brokers = resolveBrokerEndpoints(config);
             node.configError = null;
         } catch (err) {
             node.configError = (err as Error).message;
@@ -140,7 +144,7 @@ export = function (RED: NodeAPI): void {
         for (const problem of lifecycleProblems) node.error(problem);
 
         /** The broker address and client options for these settings: at start, and for a connect with msg.broker. */
-        const targetOf = (settings: BrokerSettings, credentials: Credentials, lifecycle: LifecycleMessages): ConnectionTarget => {
+        const targetOf = (settings: BrokerSettings, brokers: BrokerEndpoint[], credentials: Credentials, lifecycle: LifecycleMessages): ConnectionTarget => {
             const clientOptions: IClientOptions = {
                 protocolVersion: settings.protocolVersion,
                 clientId: settings.clientId || generatedClientId(node.id, settings.clean),
@@ -174,10 +178,10 @@ export = function (RED: NodeAPI): void {
                     node.warn(node.text('log.tls-verify-off', { broker: settings.address }));
                 }
             }
-            return { url: settings.url, address: settings.address, client: clientOptions, birth: lifecycle.birth, close: lifecycle.close };
+            return { url: settings.url, address: settings.address, brokers, client: clientOptions, birth: lifecycle.birth, close: lifecycle.close };
         };
         const credentials = (node.credentials ?? {}) as Credentials;
-        const target = targetOf(settings, credentials, lifecycle);
+        const target = targetOf(settings, brokers, credentials, lifecycle);
         node.targetFor = (override) => {
             const merged = mergeBrokerOverride(config, credentials, override);
             const mergedSettings = resolveBrokerSettings(merged.props);
@@ -188,7 +192,7 @@ export = function (RED: NodeAPI): void {
                 const detail = lifecycleDetailText(given);
                 throw new Error(node.text('lifecycle.refused', { kind: given.kind, problem: detail }, `msg.broker.${given.kind}: ${detail}`));
             }
-            return targetOf(mergedSettings, { ...credentials, ...merged.credentials }, mergedLifecycle);
+            return targetOf(mergedSettings, resolveBrokerEndpoints(merged.props), { ...credentials, ...merged.credentials }, mergedLifecycle);
         };
 
         /** The durable store when asked for and possible; else memory, with the reason in the log. */

@@ -5,6 +5,7 @@
  * `unsubscribe` and `getSubscriptions`. Each problem is an ActionError with a code (the key of its
  * text in the nodes' catalogues) and the values its text names.
  */
+import { brokerFieldText } from './broker-list';
 import type { BrokerConfigProps } from './broker-settings';
 import type { LifecycleKind, LifecycleProps } from './lifecycle-messages';
 import { InputDatatype, normalizeDatatype } from './payload';
@@ -175,11 +176,11 @@ export interface BrokerOverride {
     force: boolean;
 }
 
-type Kind = 'string' | 'number' | 'flag' | 'version' | 'json-object' | 'lifecycle';
+type Kind = 'brokers' | 'string' | 'number' | 'flag' | 'version' | 'json-object' | 'lifecycle';
 /** The core's msg.broker keys this package acts on, and what each holds. */
 const OVERRIDE_KEYS: { readonly [key: string]: Kind } = {
-    broker: 'string',
-    url: 'string',
+    broker: 'brokers',
+    url: 'brokers',
     port: 'number',
     protocol: 'string',
     wspath: 'string',
@@ -208,6 +209,9 @@ const LIFECYCLE_KEYS = ['topic', 'payload', 'qos', 'retain', 'properties'];
 
 function fits(kind: Kind, value: unknown): boolean {
     switch (kind) {
+        case 'brokers':
+            // One broker, or several tried in turn (broker-list.ts).
+            return typeof value === 'string' || (Array.isArray(value) && value.length > 0 && value.every((b) => typeof b === 'string'));
         case 'string':
             return typeof value === 'string';
         case 'number':
@@ -258,7 +262,7 @@ export function parseBrokerOverride(value: unknown): BrokerOverride | null {
         if (!fits(kind, v)) throw new ActionError('broker-bad-value', `msg.broker.${key} cannot be ${show(v)}`, { key, value: show(v) });
         if (key === 'force') override.force = v === true || v === 'true';
         else if (key === 'username' || key === 'password') override[key] = v as string;
-        else if (key === 'url') props.broker = v;
+        else if (kind === 'brokers') props.broker = brokerFieldText(v as string | string[]);
         else if (key === 'sessionExpiryInterval') props.sessionExpiry = v;
         else if (kind === 'json-object') props.userProps = typeof v === 'string' ? v : JSON.stringify(v);
         else if (kind === 'lifecycle') Object.assign(props, lifecycleProps(key as LifecycleKind, v as Record<string, unknown> | null));

@@ -153,6 +153,7 @@ export type SettingsProblemCode =
     | 'broker-url'
     | 'broker-empty'
     | 'broker-space'
+    | 'embedded-list'
     | 'embedded-url'
     | 'wspath'
     | AliyunProblemCode;
@@ -357,9 +358,29 @@ export function parseBrokerUrl(broker: unknown): BrokerUrl | null {
     };
 }
 
-/** What is wrong with the Broker field: the runtime's refusals first, then advice where the runtime copes. */
+/**
+ * The Broker field holds one broker a line: the first is where the client connects, the others are
+ * alternatives it moves to (broker-list.ts). Its lines, trimmed, without the empty ones.
+ */
+export function brokerLines(broker: unknown): string[] {
+    return String(broker ?? '')
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter((line) => line !== '');
+}
+
+/** What is wrong with the Broker field: the runtime's refusals first, then advice where the runtime copes. Each line is checked. */
 export function brokerProblem(broker: unknown, mode: unknown): SettingsProblem | null {
-    const address = String(broker ?? '').trim();
+    const lines = brokerLines(broker);
+    if (lines.length > 1 && readMode(mode) === 'embedded') return advice('embedded-list', 'an embedded broker listens on one address: remove the other lines');
+    for (const line of lines.length > 0 ? lines : ['']) {
+        const problem = brokerLineProblem(line, mode);
+        if (problem) return problem;
+    }
+    return null;
+}
+
+function brokerLineProblem(address: string, mode: unknown): SettingsProblem | null {
     if (address === '') return advice('broker-empty', 'enter the host name or address of the broker');
     try {
         parseBrokerUrl(address);
@@ -391,8 +412,11 @@ export function propertyProblem(name: string, props: BrokerConfigProps): Setting
     switch (name) {
         case 'broker':
             return brokerProblem(props.broker, props.mode);
-        case 'port':
-            return brokerUrlScheme(props.broker) ? null : numberProblem('port', props.port);
+        case 'port': {
+            // The Port field serves the lines that are not URLs.
+            const lines = brokerLines(props.broker);
+            return lines.length > 0 && lines.every((line) => brokerUrlScheme(line) !== null) ? null : numberProblem('port', props.port);
+        }
         case 'wspath':
             return wspathProblem(props.wspath);
         case 'reconnectDelayMax':
@@ -434,7 +458,10 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
     const mode = readMode(props.mode);
     const aliyun = isAliyun(props) ? resolveAliyun(props) : null;
     if (aliyun && 'problem' in aliyun) throw new BrokerSettingsError(aliyun.problem);
-    let host = aliyun ? aliyun.target.host : String(props.broker ?? '').trim() || DEFAULT_HOSTS[mode];
+    // The first broker; broker-list.ts resolves each of the others with these same rules, and they must resolve.
+    const lines = aliyun ? [] : brokerLines(props.broker);
+    if (mode === 'external') for (const other of lines.slice(1)) resolveBrokerSettings({ ...props, broker: other });
+    let host = aliyun ? aliyun.target.host : (lines[0] ?? DEFAULT_HOSTS[mode]);
     let protocol = aliyun ? aliyun.target.protocol : fieldProtocol(props);
     let path = typeof props.wspath === 'string' ? props.wspath : '';
     const url = aliyun ? null : parseBrokerUrl(host);

@@ -1,6 +1,7 @@
 /** The options, states and events of a Connection (connection.ts). */
 import type { IClientOptions } from 'mqtt';
 import type { BackoffOptions } from './backoff';
+import type { BrokerEndpoint } from './broker-rotation';
 import type { OutboxOptions } from './delivery/outbox';
 import type { DeliveryStore, OutgoingMessage } from './delivery/types';
 import type { Reason } from './errors';
@@ -22,6 +23,8 @@ export interface LinkStatus {
 export interface ConnectionOptions {
     url: string;
     address: string;
+    /** With more than one: the brokers tried in turn (broker-rotation.ts), `url` and `address` being the first's. */
+    brokers?: readonly BrokerEndpoint[];
     client: IClientOptions;
     backoff?: BackoffOptions;
     outbox?: Partial<OutboxOptions>;
@@ -44,7 +47,7 @@ export interface ConnectionOptions {
 }
 
 /** Where and how the client connects, with its birth and close messages: what connect() may change for this runtime. */
-export type ConnectionTarget = Pick<ConnectionOptions, 'url' | 'address' | 'client' | 'birth' | 'close'>;
+export type ConnectionTarget = Pick<ConnectionOptions, 'url' | 'address' | 'brokers' | 'client' | 'birth' | 'close'>;
 
 /** The events of a Connection and their arguments. */
 export interface ConnectionEvents {

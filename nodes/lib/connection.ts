@@ -8,13 +8,15 @@
  */
 import { EventEmitter } from 'events';
 import * as mqtt from 'mqtt';
-import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import { Backoff, DEFAULT_BACKOFF } from './backoff';
+import { BrokerRotation } from './broker-rotation';
 import { MemoryDeliveryStore } from './delivery/memory-store';
 import { DEFAULT_OUTBOX, DeliveryCallback, Outbox } from './delivery/outbox';
 import { installSendBarrier } from './delivery/send-barrier';
 import type { DeliveryStore, OutgoingMessage } from './delivery/types';
-import { describeAckReason, describeConnectionError, describeDisconnect, describeUnansweredSubscribe, reason, Reason } from './errors';
+import { endClient, quietMqttJs } from './mqttjs-client';
+import { describeAckReason, describeClose, describeConnectionError, describeDisconnect, describeUnansweredSubscribe, reason, Reason } from './errors';
 import { PublishSender } from './publish-sender';
 import { publishLifecycleMessage } from './lifecycle-messages';
 import { guardPublishTopics } from './publish-topic-guard';
@@ -28,13 +30,6 @@ import type { ConnackProperties, ConnectionEvents, ConnectionOptions, Connection
 export type { InboundMessage, Subscriber } from './subscriptions';
 export type { ConnectionEvents, ConnectionOptions, ConnectionTarget, LinkState, LinkStatus } from './connection-options';
 
-/**
- * MQTT.js logs each packet through the `debug` module, which allocates for every call even when
- * nothing is printed (a fifth of what a relayed message allocates); its log stays on only when
- * DEBUG asks for it.
- */
-const quietMqttJs: Pick<IClientOptions, 'log'> = /mqttjs/.test(process.env.DEBUG ?? '') ? {} : { log: () => undefined };
-
 /** How long a clean disconnect waits for the broker to take the close message. */
 const CLOSE_MESSAGE_PATIENCE_MS = 2000;
 const BIRTH_MESSAGE_PATIENCE_MS = 30000;
@@ -44,6 +39,8 @@ const SHORT_LINK_MS = 1000;
 export class Connection extends EventEmitter<ConnectionEvents> {
     private options: ConnectionOptions;
     private readonly backoff: Backoff;
+    /** Null with a single broker. */
+    private rotation: BrokerRotation | null;
     private readonly store: DeliveryStore;
     private readonly outbox: Outbox;
     private readonly sender: PublishSender;
@@ -75,6 +72,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.options = options;
         this.backoff = new Backoff(options.backoff ?? DEFAULT_BACKOFF);
         this.store = options.store ?? new MemoryDeliveryStore();
+        this.rotation = BrokerRotation.of(options.brokers, this.store.outgoing);
         this.outbox = new Outbox((sending, done) => this.sender.send(this.client, sending, done), { ...DEFAULT_OUTBOX, ...options.outbox }, this.store, (err, message) =>
             this.emit('orphan-error', err, message),
         );
@@ -155,6 +153,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.client = null;
         await this.endClientCleanly(client);
         this.backoff.reset();
+        this.rotation?.reset();
         if (!this.closing) this.setStatus({ state: 'idle', address: this.options.address, attempt: 0 });
     }
 
@@ -170,7 +169,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.connectRequested = true;
         if (target) {
             await this.endLink();
-            this.options = { ...this.options, ...target };
+            this.options = { ...this.options, brokers: undefined, ...target };
+            this.rotation = BrokerRotation.of(this.options.brokers, this.store.outgoing);
             this.link = { ...this.link, address: target.address };
         }
         if (this.connected) return;
@@ -351,20 +351,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (!why) {
             const waited = Date.now() - this.attemptStartedAt;
             const timeout = this.options.client.connectTimeout ?? 30000;
-            why = this.link.state !== 'connected' && waited >= timeout ? reason('timeout', { address: this.options.address }) : reason('closed');
+            why = this.link.state !== 'connected' && waited >= timeout ? reason('timeout', { address: this.options.address }) : describeClose(this.link.state === 'connected', this.protocolVersion);
         }
         // A link that was up and is lost (a broker restart, a cut) is tried again soon.
         // A link that lasted a moment only (a broker that drops the client right after CONNACK, say on a
         // SUBSCRIBE it will not take) counts as a failed attempt, so the retries slow down instead of looping.
-        if (this.link.state === 'connected' && Date.now() - this.linkUpAt >= SHORT_LINK_MS) this.backoff.resetAfterLinkLoss();
+        if (this.link.state === 'connected' && Date.now() - this.linkUpAt >= SHORT_LINK_MS) {
+            this.backoff.resetAfterLinkLoss();
+            this.rotation?.reset();
+        }
         this.retryLater(why);
     }
 
     private retryLater(why: Reason): void {
         const client = this.client;
         if (!client || this.closing) return;
-        const delay = this.backoff.next();
-        this.setStatus({ state: 'reconnecting', address: this.options.address, attempt: this.backoff.attempts, reason: why });
+        const next = this.rotation?.moveOn(client, this.options.client.servername);
+        if (next) this.options = { ...this.options, url: next.broker.url, address: next.broker.address };
+        const delay = next?.when === 'at-once' ? 0 : this.backoff.next();
+        const attempt = this.rotation?.failures ?? this.backoff.attempts;
+        this.setStatus({ state: 'reconnecting', address: this.options.address, attempt, reason: why });
         this.reconnectTimer = setTimeout(() => {
             this.reconnectTimer = null;
             if (this.client === client) void this.attempt(client);
@@ -453,18 +459,4 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         // A held message stays unacknowledged: the broker sends it again on the next connection.
         this.hold.drop();
     }
-}
-
-/** Ends a client politely (DISCONNECT), or by force when that does not finish in time. */
-function endClient(client: MqttClient, patienceMs = 2000): Promise<void> {
-    return new Promise((resolve) => {
-        const timer = setTimeout(() => {
-            client.stream?.destroy();
-            resolve();
-        }, patienceMs);
-        client.end(!client.connected, () => {
-            clearTimeout(timer);
-            resolve();
-        });
-    });
 }

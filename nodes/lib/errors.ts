@@ -16,6 +16,7 @@ export type ReasonCode =
     | 'tls-other'
     | 'connection-reset'
     | 'closed'
+    | 'closed-v5'
     | 'port-in-use'
     | 'listen-failed'
     | 'broker-refused'
@@ -42,6 +43,7 @@ const ENGLISH: Record<ReasonCode, string> = {
     'tls-other': 'TLS error: __detail__',
     'connection-reset': 'the connection was reset',
     closed: 'the connection was closed',
+    'closed-v5': 'the broker closed the connection without answering the MQTT 5 CONNECT: it may speak MQTT 3.1.1 only (as RabbitMQ 3 does) - choose MQTT 3.1.1',
     'port-in-use': 'port __port__ on __host__ is already in use - is another broker running there?',
     'listen-failed': 'cannot listen on __host__:__port__ (__detail__)',
     'broker-refused': 'the broker refused the connection: __detail__',
@@ -157,6 +159,14 @@ export function describeParserError(message: string): string | null {
 
 // How the other messages of mqtt-packet 9's parser begin (none of MQTT.js's own begins so).
 const PARSER_ERROR = /^(Invalid |Cannot parse |Malformed |Packet too short$|Not supported|Unknown property$|Connect flag |Will (Retain|QoS) )/;
+
+/**
+ * Why a link closed without an error. A broker that speaks MQTT 3.1.1 only may close the connection
+ * on an MQTT 5 CONNECT without a CONNACK (RabbitMQ 3.x does, without a word).
+ */
+export function describeClose(wasConnected: boolean, protocolVersion: number): Reason {
+    return !wasConnected && protocolVersion === 5 ? reason('closed-v5') : reason('closed');
+}
 
 /** Describes why the embedded broker could not listen. */
 export function describeListenError(err: unknown, host: string, port: number): Reason {

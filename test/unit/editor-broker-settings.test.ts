@@ -54,6 +54,8 @@ const BROKERS: unknown[] = [
     'mqtt://h', 'MQTTS://h:8884', 'tcp://h', 'ssl://h', 'tls://h:1', 'ws://h/ws', 'wss://h', 'ws://h', 'mqtt://h:0',
     'ftp://h', 'mqtt+ssl://h', 'mqtt://', 'mqtt://h:99999', 'mqtt://h:abc', 'mqtt://a b', ' mqtt://h ',
     'constructor://h', '__proto__://h', 'mqtt://[::1]:1884', 'h:1883', '1mqtt://h',
+    // Several brokers, one a line.
+    'a\nmqtts://h:8884', 'h\n\n b ', 'mqtt://h\nftp://x', '127.0.0.1\n0.0.0.0', '\r\nh\r\n', 'mqtt://a\nmqtt://b:2', 'a\nb c',
 ];
 const PROTOCOLS: unknown[] = [undefined, '', 'mqtt', 'mqtts', 'ws', 'wss', 'tcp', 'tls', 'MQTTS', 'constructor', 'ftp'];
 const FLAGS: unknown[] = [undefined, null, '', true, false, 'true', 'false', 'on', 1, 0];
@@ -79,7 +81,7 @@ function generatedProps(count: number): BrokerConfigProps[] {
     for (let i = 0; i < count; i++) {
         props.push({
             mode: pick(MODES, ['external', 'embedded']),
-            broker: pick(BROKERS, ['localhost', '127.0.0.1', 'mqtts://h:8884']),
+            broker: pick(BROKERS, ['localhost', '127.0.0.1', 'mqtts://h:8884', 'a\nmqtt://b:2']),
             port: pick(NUMBERS, ['1883', 1884, '']),
             protocol: pick(PROTOCOLS, ['mqtt', 'ws']),
             wspath: pick(PATHS, ['/mqtt']),
@@ -142,6 +144,7 @@ function calls(lib: Lib): Array<[string, () => unknown]> {
     for (const protocolVersion of [4, 5]) for (const clean of [true, false]) add('sendsSessionExpiry', { protocolVersion, clean });
     for (const broker of BROKERS) {
         add('brokerUrlScheme', broker);
+        add('brokerLines', broker);
         add('parseBrokerUrl', broker);
         for (const mode of MODES) add('brokerProblem', broker, mode);
     }
