@@ -3,19 +3,23 @@
  * meaning is the same) into what a connection needs, and holds every rule about those properties:
  * the runtime resolves them with these rules and the editor's broker dialog checks them with the same.
  *
- * This module imports nothing and uses nothing a browser lacks (URL, but no Buffer, no process): the
- * editor loads its compiled output without a bundler, as window.MqttWireBrokerSettings
- * (scripts/copy-assets.js builds resources/broker-settings.js from it).
+ * This module imports only modules of nodes/lib/ that import nothing (settings-values.ts,
+ * aliyun-settings.ts) and uses nothing a browser lacks (URL, but no Buffer, no process): the editor
+ * loads its compiled output without a bundler, as window.MqttWireBrokerSettings
+ * (scripts/copy-assets.js builds resources/broker-settings.js from it, those modules built in).
  */
 import { ALIYUN_CHECKED_PROPERTIES, aliyunFieldProblem, isAliyun, resolveAliyun } from './aliyun-settings';
-import type { AliyunConfigProps, AliyunDevice, AliyunProblemCode } from './aliyun-settings';
+import type { AliyunConfigProps, AliyunDevice } from './aliyun-settings';
+import { advice, BrokerSettingsError, DEFAULT_PORTS, durableProblem, isDurable, isEmpty, numberProblem, readFlag, readNumber, readUserProps, reconnectOrderProblem, refusal, userPropsProblem } from './settings-values';
+import type { BrokerProtocol, SettingsProblem } from './settings-values';
+// The editor reaches the rules of single values through this module too.
+export { BrokerSettingsError, DEFAULT_DURABLE, DEFAULT_PORTS, DEFAULT_SESSION_EXPIRY, DURABLE_CHOICES, durableChoice, durableProblem, FLAG_DEFAULTS, isDurable, NUMBER_RULES, numberProblem, readFlag, readNumber, readUserProps, reconnectOrderProblem, userPropsProblem } from './settings-values';
+export type { BrokerProtocol, DurableChoice, FlagProperty, NumberProperty, NumberRule, SettingsProblem, SettingsProblemCode } from './settings-values';
 // The editor reaches the Alibaba rules through this module (window.MqttWireBrokerSettings).
 export { ALIYUN_DEFAULTS, ALIYUN_KEEPALIVE, ALIYUN_SIGN_METHODS, aliyunSecretProblem, isAliyun } from './aliyun-settings';
 
 export type BrokerMode = 'external' | 'embedded';
-export type BrokerProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
 export type ProtocolVersion = 4 | 5;
-export type DurableChoice = 'auto' | 'on' | 'off';
 
 export interface BrokerConfigProps extends AliyunConfigProps {
     mode?: string;
@@ -84,11 +88,6 @@ export interface BrokerSettings {
     aliyun: AliyunDevice | null;
 }
 
-/** A week: long enough for a Node-RED that is down over a weekend to find its messages waiting. */
-export const DEFAULT_SESSION_EXPIRY = 7 * 24 * 3600;
-
-/** The port each protocol usually listens on: used when neither the Port field nor a URL gives one. */
-export const DEFAULT_PORTS: { readonly [protocol in BrokerProtocol]: number } = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };
 
 /** URL schemes a broker address may start with, and the protocol each one means. */
 export const SCHEMES: { readonly [scheme: string]: BrokerProtocol } = {
@@ -106,189 +105,11 @@ export const DEFAULT_HOSTS: { readonly [mode in BrokerMode]: string } = { extern
 
 export const DEFAULT_WS_PATH = '/mqtt';
 
-/** What each check box means when a flow (a core node's, say) does not hold it. */
-export const FLAG_DEFAULTS = {
-    usetls: false,
-    verifyservercert: true,
-    cleansession: true,
-    autoConnect: true,
-    queueQoS0: false,
-} as const;
-export type FlagProperty = keyof typeof FLAG_DEFAULTS;
-
-export const DURABLE_CHOICES: readonly DurableChoice[] = ['auto', 'on', 'off'];
-/** What an empty durable-store choice means. */
-export const DEFAULT_DURABLE: DurableChoice = 'auto';
-
-export interface NumberRule {
-    /** The problem code, and the key of its text in the editor's catalogue (broker-config.validation.*). */
-    code: NumberProblemCode;
-    /** The property's name in the runtime's error text. */
-    what: string;
-    min: number;
-    max: number;
-    /** What an empty field means (for the port: with mqtt://; see DEFAULT_PORTS). */
-    fallback: number;
-}
-
-/** The properties that hold a whole number, each with its range and its meaning when empty. */
-export const NUMBER_RULES = {
-    port: { code: 'port', what: 'port', min: 1, max: 65535, fallback: DEFAULT_PORTS.mqtt },
-    keepalive: { code: 'keepalive', what: 'keep-alive', min: 0, max: 65535, fallback: 60 },
-    sessionExpiry: { code: 'session-expiry', what: 'session expiry', min: 0, max: 0xffffffff, fallback: DEFAULT_SESSION_EXPIRY },
-    reconnectDelay: { code: 'reconnect-delay', what: 'reconnect delay', min: 1, max: 3600, fallback: 1 },
-    reconnectDelayMax: { code: 'reconnect-delay-max', what: 'longest reconnect delay', min: 1, max: 86400, fallback: 30 },
-    maxInflight: { code: 'max-inflight', what: 'messages in flight', min: 1, max: 65535, fallback: 20 },
-    queueLimit: { code: 'queue-limit', what: 'queue limit', min: 1, max: 10000000, fallback: 10000 },
-} as const satisfies { [property: string]: NumberRule };
-export type NumberProperty = keyof typeof NUMBER_RULES;
-
-type NumberProblemCode = 'port' | 'keepalive' | 'session-expiry' | 'reconnect-delay' | 'reconnect-delay-max' | 'max-inflight' | 'queue-limit';
-export type SettingsProblemCode =
-    | NumberProblemCode
-    | 'reconnect-delay-order'
-    | 'durable'
-    | 'user-props'
-    | 'broker-scheme'
-    | 'broker-url'
-    | 'broker-empty'
-    | 'broker-space'
-    | 'embedded-list'
-    | 'embedded-url'
-    | 'wspath'
-    | AliyunProblemCode;
-
-export interface SettingsProblem {
-    /** Also the key of its text in the editor's catalogue (broker-config.validation.*). */
-    code: SettingsProblemCode;
-    /** In English, as the runtime reports it. */
-    text: string;
-    /** The values the text names, for a translation. */
-    params: { [name: string]: string | number };
-    /**
-     * True when the runtime copes with the value (it falls back to a default or completes it) and only
-     * the dialog asks for another; false when the runtime refuses to start with it.
-     */
-    advice: boolean;
-}
-
-export class BrokerSettingsError extends Error {
-    override name = 'BrokerSettingsError';
-    constructor(readonly problem: SettingsProblem) {
-        super(problem.text);
-    }
-}
-
-function refusal(code: SettingsProblemCode, text: string, params: SettingsProblem['params'] = {}): SettingsProblem {
-    return { code, text, params, advice: false };
-}
-
-function advice(code: SettingsProblemCode, text: string): SettingsProblem {
-    return { code, text, params: {}, advice: true };
-}
-
-function isEmpty(value: unknown): boolean {
-    return value === undefined || value === null || value === '';
-}
 
 export function readMode(value: unknown): BrokerMode {
     return value === 'embedded' ? 'embedded' : 'external';
 }
 
-/** A check box property: true and 'true' are on; a property the flow lacks means its default. */
-export function readFlag(name: FlagProperty, value: unknown): boolean {
-    if (isEmpty(value)) return FLAG_DEFAULTS[name];
-    return value === true || value === 'true';
-}
-
-/** The problem with a whole-number property; null when it is one in its range, or empty (its default). */
-export function numberProblem(name: NumberProperty, value: unknown): SettingsProblem | null {
-    if (isEmpty(value)) return null;
-    const rule: NumberRule = NUMBER_RULES[name];
-    const n = Number(value);
-    if (Number.isInteger(n) && n >= rule.min && n <= rule.max) return null;
-    return refusal(rule.code, `${rule.what} must be a whole number from ${rule.min} to ${rule.max}, not "${value}"`, {
-        min: rule.min,
-        max: rule.max,
-        value: String(value),
-    });
-}
-
-/** The number a whole-number property holds, `fallback` when it is empty; throws when it is not one in range. */
-export function readNumber(name: NumberProperty, value: unknown, fallback: number = NUMBER_RULES[name].fallback): number {
-    const problem = numberProblem(name, value);
-    if (problem) throw new BrokerSettingsError(problem);
-    return isEmpty(value) ? fallback : Number(value);
-}
-
-/**
- * The longest reconnect delay may not be shorter than the first. Null when it is not, and when either
- * is not a valid number (numberProblem reports that).
- */
-export function reconnectOrderProblem(first: unknown, longest: unknown): SettingsProblem | null {
-    if (numberProblem('reconnectDelay', first) || numberProblem('reconnectDelayMax', longest)) return null;
-    const firstSeconds = readNumber('reconnectDelay', first);
-    const longestSeconds = readNumber('reconnectDelayMax', longest);
-    if (longestSeconds >= firstSeconds) return null;
-    return refusal(
-        'reconnect-delay-order',
-        `the longest reconnect delay (${longestSeconds} s) is shorter than the first (${firstSeconds} s)`,
-        { first: firstSeconds, max: longestSeconds },
-    );
-}
-
-/** The durable-store choice (empty means DEFAULT_DURABLE); null for anything else. */
-export function durableChoice(value: unknown): DurableChoice | null {
-    if (isEmpty(value)) return DEFAULT_DURABLE;
-    return (DURABLE_CHOICES as readonly unknown[]).includes(value) ? (value as DurableChoice) : null;
-}
-
-export function durableProblem(value: unknown): SettingsProblem | null {
-    return durableChoice(value) ? null : refusal('durable', `durable must be auto, on or off, not "${value}"`, { value: String(value) });
-}
-
-/** Whether the durable store is on: when chosen, or automatically when clean session is off. */
-export function isDurable(choice: unknown, clean: boolean): boolean {
-    const chosen = durableChoice(choice);
-    return chosen === 'on' || (chosen === 'auto' && !clean);
-}
-
-/**
- * The CONNECT user properties of a userProps value: null when empty; a value that is not a string is
- * sent as its JSON, as the core node does. Throws when it is not the JSON of an object.
- */
-export function readUserProps(value: unknown): { [name: string]: string } | null {
-    if (isEmpty(value)) return null;
-    let parsed: unknown;
-    try {
-        parsed = typeof value === 'string' ? JSON.parse(value) : value;
-    } catch {
-        parsed = undefined;
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-        throw new BrokerSettingsError(refusal('user-props', `user properties must be a JSON object such as {"name": "value"}, not ${JSON.stringify(String(value))}`));
-    }
-    const pairs: { [name: string]: string } = {};
-    let count = 0;
-    for (const name of Object.keys(parsed)) {
-        const v = (parsed as { [name: string]: unknown })[name];
-        if (v === undefined || v === null) continue;
-        pairs[name] = typeof v === 'string' ? v : JSON.stringify(v);
-        count++;
-    }
-    return count > 0 ? pairs : null;
-}
-
-/** The problem with a userProps value, or null. */
-export function userPropsProblem(value: unknown): SettingsProblem | null {
-    try {
-        readUserProps(value);
-        return null;
-    } catch (err) {
-        if (err instanceof BrokerSettingsError) return err.problem;
-        throw err;
-    }
-}
 
 /** The protocol a scheme or a Protocol field names (as written, lower case), or null. */
 export function protocolOfScheme(scheme: unknown): BrokerProtocol | null {

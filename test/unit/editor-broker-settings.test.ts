@@ -165,10 +165,10 @@ function calls(lib: Lib): Array<[string, () => unknown]> {
 test('resources/broker-settings.js holds the compiled runtime modules unchanged, and requires nothing of the page', () => {
     const compiled = (name: string): string => fs.readFileSync(path.join(root, 'dist', 'lib', `${name}.js`), 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, '');
     assert.ok(resource.includes(compiled('broker-settings')), 'the compiled module is inside the resource');
-    // Its one import, the Alibaba Cloud IoT rules, is built into the same file.
-    assert.ok(resource.includes(compiled('aliyun-settings')), 'the compiled aliyun-settings module is inside the resource');
+    // Its imports, the Alibaba Cloud IoT rules and the rules of single values, are built into the same file.
+    for (const name of ['aliyun-settings', 'settings-values']) assert.ok(resource.includes(compiled(name)), `the compiled ${name} module is inside the resource`);
     const required = [...resource.matchAll(/\brequire\(([^)]*)\)/g)].map((match) => match[1]);
-    assert.deepEqual([...new Set(required)], ['"./aliyun-settings"']);
+    assert.deepEqual([...new Set(required)].sort(), ['"./aliyun-settings"', '"./settings-values"']);
 });
 
 test('the browser copy answers as the runtime on a generated corpus', () => {
