@@ -77,7 +77,15 @@
         var row = $('<div class="mqtt-wire-sb-state"></div>').attr('data-state', b.state);
         var dot = $('<span class="mqtt-wire-sb-dot"></span>').css('background', FILL[b.status.fill] || '#999').css('border-color', FILL[b.status.fill] || '#999');
         if (b.status.shape === 'ring') { dot.addClass('ring'); }
-        return row.append(dot).append($('<span></span>').text(b.status.text || b.state));
+        // The runtime's status carries catalogue keys (nodes/lib/status-text.ts): in words, in the editor's language.
+        var words = window.MqttWireStatus ? window.MqttWireStatus.render(b.status.text) : null;
+        return row.append(dot).append($('<span></span>').text(words || b.status.text || b.state));
+    }
+
+    /** A node as the workspace labels it (an unnamed mqtt-in shows its topic), else its id. */
+    function holderLabel(id) {
+        var node = window.RED.nodes.node(id);
+        return node && window.RED.utils && typeof window.RED.utils.getNodeLabel === 'function' ? window.RED.utils.getNodeLabel(node, id) : id;
     }
 
     function subscriptionList(b) {
@@ -95,7 +103,7 @@
             var holders = $('<div class="mqtt-wire-sb-muted"></div>').text(t('held-by') + ' ').appendTo(item);
             s.holders.forEach(function (h, i) {
                 if (i > 0) { holders.append(', '); }
-                $('<a href="#" class="mqtt-wire-sb-holder"></a>').attr('data-node-id', h.id).text(h.name || h.id)
+                $('<a href="#" class="mqtt-wire-sb-holder"></a>').attr('data-node-id', h.id).text(h.name || holderLabel(h.id))
                     .on('click', function (e) { e.preventDefault(); reveal(h.id); })
                     .appendTo(holders);
             });
@@ -223,19 +231,36 @@
     }
 
     /**
-     * Offers the topics the chosen broker-config has seen as completions in a topic field. Node-RED 4
-     * has the editor's autoComplete widget; without it (Node-RED 3.1) the field stays as it is.
+     * Offers the topics the chosen broker-config has seen as completions in a topic field, with the
+     * editor's autoComplete widget (Node-RED 3.1 and later); without it the field stays as it is.
      */
     function completeTopics(input, brokerOf) {
         if (!input || !input.length || typeof $.fn.autoComplete !== 'function') { return; }
+        // The ids of the running broker-configs that watch their topics, asked once per dialog: a
+        // broker-config that is not deployed yet has no topics, and asking for them would be a 404.
+        var watching = null;
+        function watchingBrokers() {
+            if (!watching) {
+                watching = $.ajax({ url: 'mqtt-wire/sidebar', dataType: 'json', cache: false }).then(function (data) {
+                    return (data.brokers || []).filter(function (b) { return b.monitor; }).map(function (b) { return b.id; });
+                });
+            }
+            return watching;
+        }
         input.autoComplete({
             minLength: 0,
             search: function (value, done) {
                 var id = brokerOf();
                 if (!id || id === '_ADD_') { done([]); return; }
-                $.ajax({ url: 'mqtt-wire/sidebar/' + encodeURIComponent(id) + '/topics', dataType: 'json', cache: false })
-                    .done(function (data) { done(fitting(data.topics || [], value)); })
-                    .fail(function () { done([]); });
+                watchingBrokers().then(function (ids) {
+                    if (ids.indexOf(id) === -1) { done([]); return; }
+                    $.ajax({ url: 'mqtt-wire/sidebar/' + encodeURIComponent(id) + '/topics', dataType: 'json', cache: false })
+                        .done(function (data) {
+                            // As { value, label }: Node-RED 3.1's autoComplete shows nothing for plain strings.
+                            done(fitting(data.topics || [], value).map(function (topic) { return { value: topic, label: topic }; }));
+                        })
+                        .fail(function () { done([]); });
+                }, function () { done([]); });
             }
         });
     }
