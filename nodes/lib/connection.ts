@@ -33,8 +33,6 @@ export type { ConnectionEvents, ConnectionOptions, ConnectionTarget, LinkState, 
 /** How long a clean disconnect waits for the broker to take the close message. */
 const CLOSE_MESSAGE_PATIENCE_MS = 2000;
 const BIRTH_MESSAGE_PATIENCE_MS = 30000;
-/** A link lost sooner than this after its CONNACK does not start the reconnect delays over. */
-const SHORT_LINK_MS = 1000;
 
 export class Connection extends EventEmitter<ConnectionEvents> {
     private options: ConnectionOptions;
@@ -59,7 +57,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     private idleTimer: NodeJS.Timeout | null = null;
     private closing: Promise<void> | null = null;
     private attemptStartedAt = 0;
-    private linkUpAt = 0;
     private lastError: Reason | undefined;
     /** The link stays down until connect(): auto-connect is off, or a disconnect() was asked for. */
     private held: boolean;
@@ -312,7 +309,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
     private onConnect(client: MqttClient, sessionPresent: boolean, properties: ConnackProperties | undefined): void {
         if (this.client !== client) return;
-        this.linkUpAt = Date.now();
+        this.backoff.reset();
+        this.rotation?.reset();
         this.sender.setBrokerLimits(this.protocolVersion === 5 ? { maximumPacketSize: properties?.maximumPacketSize, topicAliasMaximum: properties?.topicAliasMaximum } : {});
         this.lastError = undefined;
         // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
@@ -354,12 +352,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             why = this.link.state !== 'connected' && waited >= timeout ? reason('timeout', { address: this.options.address }) : describeClose(this.link.state === 'connected', this.protocolVersion);
         }
         // A link that was up and is lost (a broker restart, a cut) is tried again soon.
-        // A link that lasted a moment only (a broker that drops the client right after CONNACK, say on a
-        // SUBSCRIBE it will not take) counts as a failed attempt, so the retries slow down instead of looping.
-        if (this.link.state === 'connected' && Date.now() - this.linkUpAt >= SHORT_LINK_MS) {
-            this.backoff.resetAfterLinkLoss();
-            this.rotation?.reset();
-        }
+        if (this.link.state === 'connected') this.backoff.resetAfterLinkLoss();
         this.retryLater(why);
     }
 

@@ -42,6 +42,11 @@ process.once('exit', () => {
     for (const cluster of live) cluster.killAllNow();
 });
 
+/** SIGKILL to the process group a node's script leads (the script and its Erlang VM). */
+function killGroupQuietly(pid: number | null | undefined): void {
+    if (pid) killQuietly(-pid);
+}
+
 function killQuietly(pid: number | null | undefined): void {
     if (!pid) return;
     try {
@@ -90,9 +95,20 @@ export class RabbitCluster {
                 ].join('\n') + '\n',
             );
             fs.writeFileSync(path.join(node.dir, 'enabled_plugins'), '[rabbitmq_mqtt].\n');
-            this.launch(node);
         }
-        await Promise.all(this.nodes.map((node) => this.untilListening(node)));
+        try {
+            // The first node alone, then the others join it: started all at once, the MQTT plugin's
+            // client-id tracking (a Raft cluster) once took 100 s to elect a leader.
+            const [first, ...others] = this.nodes;
+            this.launch(first);
+            await this.untilListening(first);
+            for (const node of others) this.launch(node);
+            await Promise.all(others.map((node) => this.untilListening(node)));
+        } catch (err) {
+            // Nothing of a cluster that did not start may outlive the test.
+            await this.dispose();
+            throw err;
+        }
         return this;
     }
 
@@ -119,7 +135,8 @@ export class RabbitCluster {
     }
 
     private launch(node: RabbitNode): void {
-        const script = spawn(this.script, [], { env: this.environment(node), stdio: ['ignore', 'pipe', 'pipe'] });
+        // A process group of its own (the script and the Erlang VM it starts), to end both by its id.
+        const script = spawn(this.script, [], { env: this.environment(node), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
         const keep = (chunk: Buffer) => {
             node.log = (node.log + chunk.toString()).slice(-20000);
         };
@@ -148,11 +165,14 @@ export class RabbitCluster {
     async kill(node: RabbitNode): Promise<void> {
         const script = node.script;
         const pid = this.vmPid(node);
-        if (!script || script.exitCode !== null) return;
+        if (!script || script.exitCode !== null) {
+            killQuietly(pid);
+            return;
+        }
         const ended = new Promise<void>((resolve) => script.once('exit', () => resolve()));
         killQuietly(pid);
         // The script ends with its VM; should it not, it goes too.
-        const late = setTimeout(() => script.kill('SIGKILL'), pid ? 5000 : 0);
+        const late = setTimeout(() => killGroupQuietly(script.pid), pid ? 5000 : 0);
         await ended;
         clearTimeout(late);
         node.script = null;
@@ -161,9 +181,8 @@ export class RabbitCluster {
     /** At the exit of the test process: every process this started, by PID, at once. */
     killAllNow(): void {
         for (const node of this.nodes) {
-            if (!node.script || node.script.exitCode !== null) continue;
             killQuietly(this.vmPid(node));
-            killQuietly(node.script.pid);
+            if (node.script && node.script.exitCode === null) killGroupQuietly(node.script.pid);
         }
         if (this.epmd?.exitCode === null) killQuietly(this.epmd.pid);
     }
