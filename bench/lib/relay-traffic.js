@@ -18,6 +18,7 @@
  *             stalled); latency in ms from the publish call to the subscriber's 'message' event,
  *             both on this process's clock, over the first arrival of each message.
  */
+const { serveLoadCommands } = require('./load-commands');
 const mqtt = require('mqtt');
 const { performance } = require('perf_hooks');
 
@@ -82,28 +83,7 @@ sub.on('message', (_topic, payload) => {
     run.onNew();
 });
 
-process.on('disconnect', () => process.exit(0));
-process.on('message', (message) => {
-    if (message.cmd === 'subscribe') {
-        sub.subscribe(message.topic, { qos: message.qos }, (err, granted) => {
-            if (err) return fail(`subscribe: ${err.message}`);
-            process.send({ event: 'done', id: message.id, granted: granted && granted[0] ? granted[0].qos : null });
-        });
-    } else if (message.cmd === 'probe') {
-        pub.publish(message.topic, `probe ${message.tag}`, { qos: 0 });
-    } else if (message.cmd === 'run') {
-        run(message).catch((err) => fail(err.message));
-    } else if (message.cmd === 'quit') {
-        quitting = true;
-        let open = 2;
-        const closed = () => {
-            if (--open === 0) process.exit(0);
-        };
-        pub.end(false, closed);
-        sub.end(false, closed);
-        setTimeout(() => process.exit(0), 2000).unref();
-    }
-});
+serveLoadCommands({ pub, sub, runLoad: run, fail, onQuit: () => (quitting = true) });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
