@@ -1,4 +1,38 @@
 'use strict';
+const mqtt = require('mqtt');
+
+/**
+ * The two MQTT.js clients of a load process (a publisher and a subscriber), MQTT 3.1.1, clean
+ * session, no reconnects: a lost connection, unless the process is quitting, fails the process
+ * with `{ event: 'error' }`; `{ event: 'ready' }` goes to the parent once both are connected.
+ * With `noDelay` their sockets have TCP_NODELAY, so the load adds no Nagle delays of its own.
+ */
+function startLoadClients(url, idPrefix, { noDelay = false } = {}) {
+    let quitting = false;
+    const fail = (message) => {
+        process.send?.({ event: 'error', message });
+        process.exit(2);
+    };
+    const connect = (role) => {
+        const client = mqtt.connect(url, { clientId: `${idPrefix}-${role}-${process.pid}`, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 60 });
+        client.on('error', (err) => fail(`${role}: ${err.message}`));
+        client.on('close', () => {
+            if (!quitting) fail(`${role} connection closed`);
+        });
+        return client;
+    };
+    const pub = connect('pub');
+    const sub = connect('sub');
+    let connected = 0;
+    for (const c of [pub, sub]) {
+        c.once('connect', () => {
+            if (noDelay) c.stream.setNoDelay?.(true);
+            if (++connected === 2) process.send({ event: 'ready' });
+        });
+    }
+    return { pub, sub, fail, markQuitting: () => (quitting = true) };
+}
+
 /**
  * The commands a load process (relay-load.js, relay-traffic.js) takes from its parent over the
  * fork() IPC channel, but 'run', which each does its own way:
@@ -32,4 +66,4 @@ function serveLoadCommands({ pub, sub, runLoad, fail, onQuit }) {
     });
 }
 
-module.exports = { serveLoadCommands };
+module.exports = { startLoadClients, serveLoadCommands };

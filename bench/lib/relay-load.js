@@ -21,8 +21,7 @@
  *
  * It exits by itself when the parent goes away or after a hard time limit.
  */
-const { serveLoadCommands } = require('./load-commands');
-const mqtt = require('mqtt');
+const { serveLoadCommands, startLoadClients } = require('./load-commands');
 const { performance } = require('perf_hooks');
 
 const url = process.argv[2];
@@ -30,29 +29,7 @@ const HARD_LIMIT_MS = Number(process.argv[3] || 600000);
 const hardStop = setTimeout(() => process.exit(3), HARD_LIMIT_MS);
 hardStop.unref();
 
-let quitting = false;
-const fail = (message) => {
-    process.send?.({ event: 'error', message });
-    process.exit(2);
-};
-
-function connect(role) {
-    const client = mqtt.connect(url, { clientId: `bench-relay-${role}-${process.pid}`, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 60 });
-    client.on('error', (err) => fail(`${role}: ${err.message}`));
-    client.on('close', () => {
-        if (!quitting) fail(`${role} connection closed`);
-    });
-    return client;
-}
-
-const pub = connect('pub');
-const sub = connect('sub');
-let connected = 0;
-for (const c of [pub, sub]) {
-    c.once('connect', () => {
-        if (++connected === 2) process.send({ event: 'ready' });
-    });
-}
+const { pub, sub, fail, markQuitting } = startLoadClients(url, 'bench-relay');
 
 /** The run in progress, if any. */
 let current = null;
@@ -87,7 +64,7 @@ sub.on('message', (topic, payload) => {
     run.lastNewAt = run.lastAnyAt;
 });
 
-serveLoadCommands({ pub, sub, runLoad: run, fail, onQuit: () => (quitting = true) });
+serveLoadCommands({ pub, sub, runLoad: run, fail, onQuit: markQuitting });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -18,38 +18,14 @@
  *             stalled); latency in ms from the publish call to the subscriber's 'message' event,
  *             both on this process's clock, over the first arrival of each message.
  */
-const { serveLoadCommands } = require('./load-commands');
-const mqtt = require('mqtt');
+const { serveLoadCommands, startLoadClients } = require('./load-commands');
 const { performance } = require('perf_hooks');
 
 const url = process.argv[2];
 setTimeout(() => process.exit(3), Number(process.argv[3] || 600000)).unref();
 
-let quitting = false;
-const fail = (message) => {
-    process.send?.({ event: 'error', message });
-    process.exit(2);
-};
-
-function connect(role) {
-    const client = mqtt.connect(url, { clientId: `bench-traffic-${role}-${process.pid}`, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 60 });
-    client.on('error', (err) => fail(`${role}: ${err.message}`));
-    client.on('close', () => {
-        if (!quitting) fail(`${role} connection closed`);
-    });
-    return client;
-}
-
-const pub = connect('pub');
-const sub = connect('sub');
-let connected = 0;
-for (const c of [pub, sub]) {
-    c.once('connect', () => {
-        // The load adds no Nagle delays of its own: what is measured is the relay (and the broker).
-        c.stream.setNoDelay?.(true);
-        if (++connected === 2) process.send({ event: 'ready' });
-    });
-}
+// The load adds no Nagle delays of its own: what is measured is the relay (and the broker).
+const { pub, sub, fail, markQuitting } = startLoadClients(url, 'bench-traffic', { noDelay: true });
 
 /** The run in progress, if any. */
 let current = null;
@@ -83,7 +59,7 @@ sub.on('message', (_topic, payload) => {
     run.onNew();
 });
 
-serveLoadCommands({ pub, sub, runLoad: run, fail, onQuit: () => (quitting = true) });
+serveLoadCommands({ pub, sub, runLoad: run, fail, onQuit: markQuitting });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
