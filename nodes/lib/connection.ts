@@ -309,8 +309,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
     private onConnect(client: MqttClient, sessionPresent: boolean, properties: ConnackProperties | undefined): void {
         if (this.client !== client) return;
-        this.backoff.reset();
-        this.rotation?.reset();
+        // The backoff and the round of brokers start over only once this link has lasted (onClose).
+        this.backoff.linkUp(Date.now());
         this.sender.setBrokerLimits(this.protocolVersion === 5 ? { maximumPacketSize: properties?.maximumPacketSize, topicAliasMaximum: properties?.topicAliasMaximum } : {});
         this.lastError = undefined;
         // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
@@ -345,14 +345,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (this.client !== client || this.closing) return;
         this.outbox.setOnline(false);
         if (this.reconnectTimer) return;
+        const wasUp = this.link.state === 'connected';
+        // A link that had lasted and is lost (a broker restart, a cut) is tried again soon, from the
+        // next broker of a list at once; one the broker closed right after accepting it is a failed attempt.
+        const link = wasUp ? this.backoff.linkLost(Date.now()) : null;
+        if (link?.proven) this.rotation?.reset();
         let why = this.lastError;
+        if (link && !link.proven && (!why || why.code === 'connection-reset')) why = reason('closed-soon', { ms: String(link.lastedMs) });
         if (!why) {
             const waited = Date.now() - this.attemptStartedAt;
             const timeout = this.options.client.connectTimeout ?? 30000;
-            why = this.link.state !== 'connected' && waited >= timeout ? reason('timeout', { address: this.options.address }) : describeClose(this.link.state === 'connected', this.protocolVersion);
+            why = !wasUp && waited >= timeout ? reason('timeout', { address: this.options.address }) : describeClose(wasUp, this.protocolVersion);
         }
-        // A link that was up and is lost (a broker restart, a cut) is tried again soon.
-        if (this.link.state === 'connected') this.backoff.resetAfterLinkLoss();
         this.retryLater(why);
     }
 

@@ -16,6 +16,7 @@ export type ReasonCode =
     | 'tls-other'
     | 'connection-reset'
     | 'closed'
+    | 'closed-soon'
     | 'closed-v5'
     | 'port-in-use'
     | 'listen-failed'
@@ -43,6 +44,7 @@ const ENGLISH: Record<ReasonCode, string> = {
     'tls-other': 'TLS error: __detail__',
     'connection-reset': 'the connection was reset',
     closed: 'the connection was closed',
+    'closed-soon': 'the broker closed the connection __ms__ ms after accepting it: another client may be using the same client id, or the broker refuses part of the session (RabbitMQ does while the node that holds the client\'s subscriptions is down)',
     'closed-v5': 'the broker closed the connection without answering the MQTT 5 CONNECT: it may speak MQTT 3.1.1 only (as RabbitMQ 3 does) - choose MQTT 3.1.1',
     'port-in-use': 'port __port__ on __host__ is already in use - is another broker running there?',
     'listen-failed': 'cannot listen on __host__:__port__ (__detail__)',

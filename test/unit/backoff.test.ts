@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Backoff } from '../../dist/lib/backoff';
+import { Backoff, PROVEN_LINK_MS } from '../../dist/lib/backoff';
 
 test('a failed first connection: three waits of the first delay, then doubling up to the cap, jitter inside its band', () => {
     const low = new Backoff({ initialMs: 1000, maxMs: 8000, jitter: 0.2 }, () => 0);
@@ -34,4 +34,20 @@ test('a broker that restarts in one second is tried again within about a second 
         while (t < 1050);
         assert.ok(t - 1050 <= 1200, `back ${t - 1050} ms after the broker with jitter at ${r}`);
     }
+});
+
+test('a link the broker closed right after accepting it is one more failed attempt; one that lasted starts over quickly', () => {
+    const backoff = new Backoff({ initialMs: 1000, maxMs: 30000, jitter: 0.2 }, () => 0.5);
+    backoff.linkUp(10_000);
+    assert.deepEqual(backoff.linkLost(10_000 + PROVEN_LINK_MS), { lastedMs: PROVEN_LINK_MS, proven: true });
+    assert.equal(backoff.next(), 250);
+    // Accepted and dropped within milliseconds, again and again: the delays grow as for refusals.
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i++) {
+        const at = 20_000 + i * 60_000;
+        backoff.linkUp(at);
+        assert.deepEqual(backoff.linkLost(at + 4), { lastedMs: 4, proven: false });
+        delays.push(backoff.next());
+    }
+    assert.deepEqual(delays, [1000, 1000, 1000, 2000, 4000, 8000]);
 });
