@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, execFile, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -8,9 +8,9 @@ import { freePort, waitForPort } from './shared/ports';
  * A RabbitMQ cluster (the Debian package rabbitmq-server, 3.10, with its rabbitmq_mqtt plugin) that
  * a test file starts as its own processes, every port on loopback: a private epmd, and two or more
  * nodes that form the cluster at their first boot (classic_config peer discovery), each with an MQTT
- * listener. The MQTT plugin of RabbitMQ 3.8 to 3.11 tracks client ids with a majority of the nodes:
- * a node of a two-node cluster that has lost the other may close the connections it takes. RabbitMQ is required: when it is missing this throws, so the tests fail instead of
- * being skipped (.ci/run installs the package).
+ * listener; `ctl()` runs rabbitmqctl against a node, to set a policy as an operator would.
+ * RabbitMQ is required: when it is missing this throws, so the tests fail instead of being skipped
+ * (.ci/run installs the package).
  */
 export interface RabbitNode {
     name: string;
@@ -28,11 +28,11 @@ const PACKAGE_ROOT = '/usr/lib/rabbitmq/lib';
 /** A cold node takes 8 to 11 s to accept MQTT here; a second one joining at first boot, about 18 s for both. */
 const START_PATIENCE_MS = 90000;
 
-/** The package's own rabbitmq-server script (the wrappers on the PATH switch to the rabbitmq user). */
-export function findRabbitmqServer(): string | null {
+/** One of the package's own scripts, such as rabbitmq-server (the wrappers on the PATH switch to the rabbitmq user). */
+export function findRabbitmqScript(name = 'rabbitmq-server'): string | null {
     if (!fs.existsSync(PACKAGE_ROOT)) return null;
     const versions = fs.readdirSync(PACKAGE_ROOT).filter((d) => d.startsWith('rabbitmq_server-')).sort();
-    const script = versions.length ? path.join(PACKAGE_ROOT, versions[versions.length - 1], 'sbin', 'rabbitmq-server') : '';
+    const script = versions.length ? path.join(PACKAGE_ROOT, versions[versions.length - 1], 'sbin', name) : '';
     return script && fs.existsSync(script) ? script : null;
 }
 
@@ -64,7 +64,7 @@ export class RabbitCluster {
     private readonly script: string;
 
     constructor(private readonly size = 2) {
-        const script = findRabbitmqServer();
+        const script = findRabbitmqScript();
         if (!script) throw new Error('rabbitmq-server is not installed: apt-get install -y --no-install-recommends rabbitmq-server');
         this.script = script;
     }
@@ -149,6 +149,21 @@ export class RabbitCluster {
         const exited = new Promise<never>((_, reject) => node.script?.once('exit', (code) => reject(new Error(`RabbitMQ node ${node.name} exited with ${code}: ${node.log}`))));
         exited.catch(() => undefined);
         await Promise.race([waitForPort(node.mqttPort, START_PATIENCE_MS), exited]);
+    }
+
+    /**
+     * `rabbitmqctl <args>` against a running node, as an operator would type it; resolves with its
+     * output, rejects with its output when it fails.
+     */
+    async ctl(node: RabbitNode, args: string[]): Promise<string> {
+        const ctl = findRabbitmqScript('rabbitmqctl');
+        if (!ctl) throw new Error('rabbitmqctl is missing from the rabbitmq-server package');
+        return new Promise((resolve, reject) => {
+            execFile(ctl, ['-n', node.name, ...args], { env: this.environment(node), timeout: 60000 }, (err, stdout, stderr) => {
+                if (err) reject(new Error(`rabbitmqctl ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`));
+                else resolve(stdout);
+            });
+        });
     }
 
     /** The PID of a node's Erlang VM (the script writes it to its PID file). */
