@@ -1,7 +1,8 @@
 /*
- * The behaviour of the broker-config dialog (nodes/broker-config.html) beyond its fields: the problem of
- * each field written under it, the Advanced section that is folded until needed, and the Test connection
- * button, which asks the runtime (nodes/broker-config-admin.ts) to try the settings the dialog holds.
+ * The behaviour of the broker-config dialog (nodes/broker-config.html) beyond its fields: the birth,
+ * close and will messages, one markup put in three times; the problem of each field written under it;
+ * the Advanced section that is folded until needed; and the Test connection button, which asks the
+ * runtime (nodes/broker-config-admin.ts) to try the settings the dialog holds.
  *
  * Plain browser script, no build step: scripts/copy-assets.js copies it to resources/, and Node-RED
  * serves it at resources/node-red-contrib-mqtt-wire/broker-config-dialog.js, as window.MqttWireBrokerDialog.
@@ -18,6 +19,33 @@
 
     function t(key, values) {
         return window.RED._(KEYS + key, values);
+    }
+
+    /** A place for one message in the dialog's template: <div data-mqtt-wire-lifecycle="<kind>" data-icon="<icon>"></div>. */
+    var LIFECYCLE_SLOT = /<div data-mqtt-wire-lifecycle="(\w+)" data-icon="([\w-]+)"><\/div>/g;
+
+    /**
+     * The dialog's template `formText` with each place for a birth, close or will message filled with
+     * `messageText`, the one markup of a message, its {kind} and {icon} written out.
+     */
+    function withLifecycleMessages(formText, messageText) {
+        return formText.replace(LIFECYCLE_SLOT, function (slot, kind, icon) {
+            return messageText.replace(/\{kind\}/g, kind).replace(/\{icon\}/g, icon);
+        });
+    }
+
+    /**
+     * Writes the birth, close and will messages into the template of the broker-config dialog, once, as
+     * the node type is registered: the editor fills the fields of the template by their ids before
+     * oneditprepare runs, so they must be in the template it builds the dialog from.
+     */
+    function putLifecycleMessages() {
+        var form = $('script[data-template-name="broker-config"]');
+        var message = $('script#mqtt-wire-lifecycle-message');
+        if (form.length !== 1 || message.length !== 1) {
+            throw new Error('node-red-contrib-mqtt-wire: the broker-config template or #mqtt-wire-lifecycle-message is missing');
+        }
+        form.text(withLifecycleMessages(form.text(), message.text()));
     }
 
     /**
@@ -162,6 +190,8 @@
     }
 
     window.MqttWireBrokerDialog = {
+        withLifecycleMessages: withLifecycleMessages,
+        putLifecycleMessages: putLifecycleMessages,
         fieldProblems: fieldProblems,
         advancedSection: advancedSection,
         testConnection: testConnection

@@ -177,6 +177,23 @@
     }
 
     /**
+     * Shows the only broker-config there is as chosen in the broker select of `node` when the node has none
+     * yet (a node just taken from the palette). Node-RED 4 puts "none" after the config nodes and shows it
+     * for a node without one, where Node-RED 3 showed the first config node. With several brokers (or a
+     * subflow's broker variable beside one) the user chooses, as Node-RED leaves it.
+     */
+    function chooseOnlyBroker(node, brokerSelect) {
+        if (node.broker) {
+            return;
+        }
+        var choices = brokerSelect.find('option').filter(function () { return this.value !== '_ADD_'; });
+        var only = choices.length === 1 ? window.RED.nodes.node(choices.val()) : null;
+        if (only && only.type === 'broker-config') {
+            brokerSelect.val(only.id);
+        }
+    }
+
+    /**
      * Writes into the wiring `panel` of `node` (mqtt-in or mqtt-out) why no list can be made yet, from the
      * node's catalogue `<type>.wiring.*`, and returns null; or returns the chosen broker's id.
      * `envKey` is the text for a topic from an environment variable.
@@ -267,6 +284,7 @@
         sharedParts: sharedParts,
         filterMatches: filterMatches,
         selectedConfig: selectedConfig,
+        chooseOnlyBroker: chooseOnlyBroker,
         wiringBroker: wiringBroker,
         tabLabel: tabLabel,
         nodeLink: nodeLink,

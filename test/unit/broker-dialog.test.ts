@@ -7,12 +7,21 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import * as vm from 'node:vm';
 
 const root = path.join(__dirname, '..', '..');
 const html = fs.readFileSync(path.join(root, 'nodes', 'broker-config.html'), 'utf8');
-const template = /<script type="text\/html" data-template-name="broker-config">([\s\S]*?)<\/script>/.exec(html)![1];
 const inlineScript = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
 const dialogScript = fs.readFileSync(path.join(root, 'nodes', 'editor', 'broker-config-dialog.js'), 'utf8');
+const formText = /<script type="text\/html" data-template-name="broker-config">([\s\S]*?)<\/script>/.exec(html)![1];
+const messageText = /<script type="text\/html" id="mqtt-wire-lifecycle-message">([\s\S]*?)<\/script>/.exec(html)![1];
+const LIFECYCLE_KINDS = ['birth', 'close', 'will'];
+/** The template the editor builds the dialog from: the birth, close and will messages put in by broker-config-dialog.js. */
+const template = ((): string => {
+    const window: { MqttWireBrokerDialog?: { withLifecycleMessages(form: string, message: string): string } } = {};
+    vm.runInNewContext(dialogScript, { window });
+    return window.MqttWireBrokerDialog!.withLifecycleMessages(formText, messageText);
+})();
 const LANGS = ['en-US', 'zh-CN'];
 const catalogue = (lang: string): Record<string, unknown> =>
     JSON.parse(fs.readFileSync(path.join(root, 'nodes', 'locales', lang, 'broker-config.json'), 'utf8'))['broker-config'];
@@ -40,6 +49,18 @@ test('the dialog leads with mode, broker, port, protocol and TLS, user name, pas
         const hint = /data-i18n="broker-config\.hint\.(\w+)"/.exec(row.slice(0, row.indexOf('<div class="form-row')));
         assert.ok(hint, `${name} has a hint line`);
     }
+});
+
+test('the birth, close and will messages are one markup, put in three times with the fields of the core broker node', () => {
+    assert.doesNotMatch(template, /data-mqtt-wire-lifecycle|\{kind\}|\{icon\}/, 'every place is filled and every {kind} and {icon} written out');
+    for (const kind of LIFECYCLE_KINDS) {
+        for (const field of ['Topic', 'Payload', 'Qos', 'Retain']) {
+            assert.equal(template.split(`id="node-config-input-${kind}${field}"`).length, 2, `one #node-config-input-${kind}${field}`);
+        }
+        assert.equal(template.split(`data-kind="${kind}"`).length, 2, `one place for the MQTT 5 properties of the ${kind} message`);
+    }
+    const order = LIFECYCLE_KINDS.map((kind) => at(`node-config-input-${kind}Topic`));
+    assert.deepEqual([...order].sort((a, b) => a - b), order, 'birth, then close, then will');
 });
 
 test('with the defaults (external, mqtt://, clean session, durable store automatic) no tip or warning is shown outside Advanced', () => {

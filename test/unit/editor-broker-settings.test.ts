@@ -220,7 +220,8 @@ function loadDialog(translate: Translate): Dialog {
     assert.equal(scripts.length, 1, 'one inline script');
     const registered: Array<[string, Dialog['definition']]> = [];
     const RED = { _: translate, nodes: { registerType: (type: string, def: Dialog['definition']) => registered.push([type, def]) } };
-    const window: Record<string, unknown> = { RED };
+    // The template the birth, close and will messages are put into is not on this page (broker-dialog.test.ts reads it).
+    const window: Record<string, unknown> = { RED, MqttWireBrokerDialog: { putLifecycleMessages: () => undefined } };
     const context = vm.createContext({ window, RED, URL, console, $: () => ({ length: 0 }) });
     vm.runInContext(resource, context, { filename: 'broker-settings.js' });
     vm.runInContext(topicResource, context, { filename: 'topic.js' });
