@@ -311,7 +311,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (this.client !== client) return;
         // The backoff and the round of brokers start over only once this link has lasted (onClose).
         this.backoff.linkUp(Date.now());
-        this.sender.setBrokerLimits(this.protocolVersion === 5 ? { maximumPacketSize: properties?.maximumPacketSize, topicAliasMaximum: properties?.topicAliasMaximum } : {});
+        this.sender.setBrokerLimits(this.protocolVersion === 5 ? { maximumPacketSize: properties?.maximumPacketSize, topicAliasMaximum: properties?.topicAliasMaximum, mqtt5: true } : {});
         this.lastError = undefined;
         // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
         const v5 = this.protocolVersion === 5;

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
-import { eventually, externalBroker, getNode, loadFlow, unloadFlow, helper, waitForStatus } from '../support/node-red';
+import { allNodes, collect, coreNode, eventually, externalBroker, FlowNode, getNode, loadFlow, unloadFlow, helper, statusHistory, waitForStatus, waitForSubscribed } from '../support/node-red';
 import { NodeRedProcess, startNodeRed } from '../support/node-red-process';
 
 let mosquitto: Mosquitto;
@@ -103,4 +103,39 @@ describe('with the test helper', () => {
             await unloadFlow();
         }
     });
+    /** MQTT's own limit: a Remaining Length of at most 268,435,455 bytes, so 268,435,460 bytes for a whole packet. */
+    const OVER_MQTT_LIMIT = 268435456;
+
+    for (const version of ['4', '5']) {
+        test(`MQTT ${version === '5' ? '5' : '3.1.1'}: a payload larger than MQTT allows in one packet reaches the Catch node at QoS 0 and 1, and the link stays up`, async () => {
+            const onTab = (node: FlowNode): FlowNode => ({ z: 't', x: 100, y: 100, ...node });
+            const flow: FlowNode[] = [
+                { id: 't', type: 'tab' },
+                externalBroker('b', mosquitto.port, { protocolVersion: version }),
+                onTab({ id: 'out', type: 'mqtt-out', broker: 'b', topic: 'findings/big', qos: '', retain: '' }),
+                onTab({ id: 'in', type: 'mqtt-in', broker: 'b', topic: 'findings/big', qos: '1', datatype: 'utf8', wires: [['got']] }),
+                onTab({ id: 'got', type: 'helper' }),
+                onTab({ id: 'catch', type: 'catch', scope: ['out'], uncaught: false, wires: [['caught']] }),
+                onTab({ id: 'caught', type: 'helper' }),
+            ];
+            try {
+                await new Promise<void>((resolve, reject) => helper.load([...allNodes, coreNode('common/25-catch.js')], flow, {}, (err?: Error) => (err ? reject(err) : resolve())));
+                const got = collect('got');
+                const caught = collect('caught');
+                await waitForStatus('out', (s) => s.fill === 'green', 'connected');
+                await waitForSubscribed('b', 'findings/big');
+                const upSince = statusHistory('out').length;
+                getNode('out').receive({ payload: Buffer.alloc(OVER_MQTT_LIMIT), qos: 0, tag: 'big qos 0' });
+                getNode('out').receive({ payload: Buffer.alloc(OVER_MQTT_LIMIT), qos: 1, tag: 'big qos 1' });
+                getNode('out').receive({ payload: 'small', qos: 1, tag: 'small' });
+                await eventually(() => caught.length === 2 && got.length === 1, 'both refusals at the Catch node and the small message', 20000);
+                assert.deepEqual(caught.map((m) => m.tag), ['big qos 0', 'big qos 1']);
+                assert.equal(got[0].payload, 'small');
+                const since = statusHistory('out').slice(upSince);
+                assert.ok(since.every((s) => s.fill === 'green'), `the link stayed up: ${JSON.stringify(since)}`);
+            } finally {
+                await unloadFlow();
+            }
+        });
+    }
 });
