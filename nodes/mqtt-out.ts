@@ -4,7 +4,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { BrokerHandle } from './broker-handle';
 import { actionErrorText, runConnectionAction } from './connection-action';
-import { OUT_ACTIONS, parseAction } from './lib/actions';
+import { OUT_ACTIONS, parseAction, showValue } from './lib/actions';
 import type { OutgoingMessage } from './lib/delivery/types';
 import { NodePropertyFields, PublishProperties, publishProperties, readNodeProperties } from './lib/message-properties';
 import { payloadToBuffer } from './lib/payload';
@@ -77,14 +77,14 @@ export = function (RED: NodeAPI): void {
             let qos = fixedQos;
             if (qos === null) {
                 qos = msg.qos === undefined || msg.qos === null || msg.qos === '' ? 0 : parseQoS(msg.qos);
-                if (qos === null) return RED._('mqtt-out.errors.invalid-qos', { qos: JSON.stringify(msg.qos) ?? String(msg.qos) });
+                if (qos === null) return RED._('mqtt-out.errors.invalid-qos', { qos: showValue(msg.qos) });
             }
             let retain = fixedRetain;
             if (retain === null) {
                 const wanted = msg.retain;
                 if (wanted === undefined || wanted === null || wanted === '' || wanted === false || wanted === 'false') retain = false;
                 else if (wanted === true || wanted === 'true') retain = true;
-                else return RED._('mqtt-out.errors.invalid-retain', { retain: JSON.stringify(wanted) ?? String(wanted) });
+                else return RED._('mqtt-out.errors.invalid-retain', { retain: showValue(wanted) });
             }
             let payload: Buffer;
             try {

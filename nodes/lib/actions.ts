@@ -27,6 +27,7 @@ export type ActionProblemCode =
     | 'broker-not-object'
     | 'broker-unknown-key'
     | 'broker-bad-value'
+    | 'broker-bad-secret'
     | 'broker-embedded'
     | 'already-connected';
 
@@ -53,13 +54,19 @@ export interface DynamicSubscription {
     datatype?: InputDatatype;
 }
 
-const show = (value: unknown): string => {
+/** A msg value as an error text shows it: JSON where it can be, else its own text (a BigInt as 1n, a circular object as [object Object]). */
+export function showValue(value: unknown): string {
+    if (typeof value === 'bigint') return `${value}n`;
     try {
         return JSON.stringify(value) ?? String(value);
     } catch {
         return String(value);
     }
-};
+}
+const show = showValue;
+
+/** msg.broker keys whose value is a secret: a refusal names the key, never the value. */
+const SECRET_KEYS = ['password'];
 
 export function parseAction(value: unknown, allowed: readonly ActionName[]): ActionName {
     if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as ActionName;
@@ -259,7 +266,10 @@ export function parseBrokerOverride(value: unknown): BrokerOverride | null {
         if (key === 'userProps' && Object.prototype.hasOwnProperty.call(value, 'userProperties')) continue;
         const kind = Object.prototype.hasOwnProperty.call(OVERRIDE_KEYS, key) ? OVERRIDE_KEYS[key] : undefined;
         if (!kind) throw new ActionError('broker-unknown-key', `msg.broker.${key} is not a connection setting`, { key });
-        if (!fits(kind, v)) throw new ActionError('broker-bad-value', `msg.broker.${key} cannot be ${show(v)}`, { key, value: show(v) });
+        if (!fits(kind, v)) {
+            if (SECRET_KEYS.includes(key)) throw new ActionError('broker-bad-secret', `msg.broker.${key} must be a string (its value is not shown)`, { key });
+            throw new ActionError('broker-bad-value', `msg.broker.${key} cannot be ${show(v)}`, { key, value: show(v) });
+        }
         if (key === 'force') override.force = v === true || v === 'true';
         else if (key === 'username' || key === 'password') override[key] = v as string;
         else if (kind === 'brokers') props.broker = brokerFieldText(v as string | string[]);

@@ -7,7 +7,7 @@ import * as crypto from 'crypto';
 import * as net from 'net';
 import * as mqtt from 'mqtt';
 import type { IClientOptions } from 'mqtt';
-import { describeConnectionError, describeListenError, fillPlaceholders, reason, Reason, ReasonCode } from './errors';
+import { describeConnectionError, describeListenError, describeResetOverTls, fillPlaceholders, reason, Reason, ReasonCode } from './errors';
 
 /** Well within the ten seconds a user waits for the answer in the dialog. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 8000;
@@ -89,7 +89,7 @@ export function probeConnection(target: ProbeTarget, timeoutMs: number = DEFAULT
             finish(success('connected', { address: target.address, version: versionName(options.protocolVersion) }), true);
         });
         client.on('error', (err) => {
-            lastError = describeConnectionError(err, target.address);
+            lastError = describeResetOverTls(describeConnectionError(err, target.address), target.url, false);
         });
         client.on('close', () => finish(failure(lastError ?? reason('closed')), false));
     });

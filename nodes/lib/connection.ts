@@ -16,7 +16,7 @@ import { DEFAULT_OUTBOX, DeliveryCallback, Outbox } from './delivery/outbox';
 import { installSendBarrier } from './delivery/send-barrier';
 import type { DeliveryStore, OutgoingMessage } from './delivery/types';
 import { endClient, quietMqttJs } from './mqttjs-client';
-import { describeAckReason, describeClose, describeConnectionError, describeDisconnect, describeUnansweredSubscribe, reason, Reason } from './errors';
+import { describeAckReason, describeClose, describeConnectionError, describeDisconnect, describeResetOverTls, describeUnansweredSubscribe, reason, Reason } from './errors';
 import { PublishSender } from './publish-sender';
 import { publishLifecycleMessage } from './lifecycle-messages';
 import { guardPublishTopics } from './publish-topic-guard';
@@ -270,7 +270,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         });
         client.handleMessage = (packet, acknowledge) => this.hold.acknowledgeOrHold(packet, () => acknowledge());
         client.on('error', (err) => {
-            this.lastError = describeConnectionError(err, this.options.address);
+            this.lastError = describeResetOverTls(describeConnectionError(err, this.options.address), this.options.url, this.link.state === 'connected');
             // A packet the parser refuses is malformed: close the network connection (MQTT 5.0 section 4.13.1).
             if (this.lastError.code === 'malformed-packet') client.stream?.destroy();
         });
@@ -311,7 +311,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         if (this.client !== client) return;
         // The backoff and the round of brokers start over only once this link has lasted (onClose).
         this.backoff.linkUp(Date.now());
-        this.sender.setBrokerLimits(this.protocolVersion === 5 ? { maximumPacketSize: properties?.maximumPacketSize, topicAliasMaximum: properties?.topicAliasMaximum } : {});
+        this.sender.setBrokerLimits(this.protocolVersion === 5 ? { maximumPacketSize: properties?.maximumPacketSize, topicAliasMaximum: properties?.topicAliasMaximum, mqtt5: true } : {});
         this.lastError = undefined;
         // Route by subscription identifier where the broker supports them (MQTT 5, on by default).
         const v5 = this.protocolVersion === 5;

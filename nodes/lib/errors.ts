@@ -14,6 +14,7 @@ export type ReasonCode =
     | 'unsupported-protocol'
     | 'tls-certificate'
     | 'tls-other'
+    | 'tls-reset'
     | 'connection-reset'
     | 'closed'
     | 'closed-soon'
@@ -42,6 +43,7 @@ const ENGLISH: Record<ReasonCode, string> = {
     'unsupported-protocol': 'the broker does not support this MQTT version',
     'tls-certificate': 'TLS: the server certificate was not accepted (__detail__)',
     'tls-other': 'TLS error: __detail__',
+    'tls-reset': 'TLS: the connection was reset before the broker answered - is this a TLS port?',
     'connection-reset': 'the connection was reset',
     closed: 'the connection was closed',
     'closed-soon': 'the broker closed the connection __ms__ ms after accepting it: another client may be using the same client id, or the broker refuses part of the session (RabbitMQ does while the node that holds the client\'s subscriptions is down)',
@@ -140,6 +142,14 @@ export function describeConnectionError(err: unknown, address: string): Reason {
     const malformed = e.code === undefined ? describeParserError(message) : null;
     if (malformed !== null) return reason('malformed-packet', { detail: malformed });
     return reason('other', { detail: message });
+}
+
+/**
+ * A reset before the broker's first answer over TLS (mqtts, wss): what a plain MQTT listener does
+ * with a TLS handshake (Mosquitto resets it), so the reason names TLS; any other reason as it is.
+ */
+export function describeResetOverTls(why: Reason, url: string, answered: boolean): Reason {
+    return why.code === 'connection-reset' && !answered && /^(mqtts|wss):/i.test(url) ? reason('tls-reset') : why;
 }
 
 /** OpenSSL's reason in words; a server that answers a handshake with something else does not speak TLS there. */

@@ -11,10 +11,19 @@ import { publishPacketSize } from './message-properties';
 /** MQTT 5 reason code 0x97 in a PUBACK or PUBREC. */
 const QUOTA_EXCEEDED = 0x97;
 
+/**
+ * The most bytes MQTT allows in one packet: a Remaining Length of at most 268,435,455 (MQTT 5.0 and
+ * 3.1.1 section 2.2.3), the fixed header's byte and four length bytes. MQTT.js closes the link at
+ * such a packet without a word, and sends a QoS 1/2 one again after each reconnect.
+ */
+export const MQTT_MAXIMUM_PACKET_BYTES = 1 + 4 + 268435455;
+
 /** What the broker's CONNACK (MQTT 5) allows a client to send; absent: no limit said. */
 export interface BrokerLimits {
     maximumPacketSize?: number;
     topicAliasMaximum?: number;
+    /** The link speaks MQTT 5: every PUBLISH carries a properties section. */
+    mqtt5?: boolean;
 }
 
 /** MQTT.js's record of the topic aliases sent on the current link (reset at each CONNACK). */
@@ -56,11 +65,10 @@ export class PublishSender {
             const sent = (client as unknown as { topicAliasSend?: TopicAliasesSent }).topicAliasSend;
             if (sent?.getTopicByAlias(alias) === topic) topic = '';
         }
+        const size = publishPacketSize(topic, message.payload.length, message.qos, this.limits.mqtt5 ? (properties ?? {}) : undefined);
+        if (size > MQTT_MAXIMUM_PACKET_BYTES) return { why: `the message is ${size} bytes, more than the ${MQTT_MAXIMUM_PACKET_BYTES} bytes MQTT allows in one packet` };
         const most = this.limits.maximumPacketSize;
-        if (most !== undefined) {
-            const size = publishPacketSize(topic, message.payload.length, message.qos, properties ?? {});
-            if (size > most) return { why: `the message is ${size} bytes, more than the broker's maximum packet size of ${most} bytes` };
-        }
+        if (most !== undefined && size > most) return { why: `the message is ${size} bytes, more than the broker's maximum packet size of ${most} bytes` };
         return { topic };
     }
 

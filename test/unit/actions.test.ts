@@ -112,6 +112,17 @@ describe('parseBrokerOverride', () => {
         for (const [value, code] of cases) assert.equal(codeOf(() => parseBrokerOverride(value)), code, JSON.stringify(value));
     });
 
+    test('a password of the wrong kind is refused by its key alone: its value is in neither the text nor the params', () => {
+        for (const password of [987654321, ['s3cr3t-in-a-list'], { pin: 424242 }]) {
+            let caught: unknown;
+            assert.throws(() => parseBrokerOverride({ password }), (err) => ((caught = err), true));
+            const err = caught as ActionError;
+            assert.equal(err.code, 'broker-bad-secret');
+            assert.deepEqual(err.params, { key: 'password' });
+            assert.doesNotMatch(err.message, /987654321|s3cr3t|424242/);
+        }
+    });
+
     test('merged over the node: resolved by the broker settings rules, credentials replaced only when given', () => {
         const config = { broker: '127.0.0.1', port: '1883', protocolVersion: '4' };
         const merged = mergeBrokerOverride(config, { user: 'node-user', password: 'node-pw' }, parseBrokerOverride({ port: 1884, protocolVersion: 5, password: 'new' }) as any);
