@@ -17,6 +17,11 @@ const QUOTA_EXCEEDED = 0x97;
  * such a packet without a word, and sends a QoS 1/2 one again after each reconnect.
  */
 export const MQTT_MAXIMUM_PACKET_BYTES = 1 + 4 + 268435455;
+/**
+ * More than a PUBLISH without properties adds to its payload and topic (a topic's UTF-8 bytes are at
+ * most 3 per UTF-16 unit): fixed header, length, topic length, packet id, an empty properties section.
+ */
+const SMALL_PACKET_OVERHEAD = 16;
 
 /** What the broker's CONNACK (MQTT 5) allows a client to send; absent: no limit said. */
 export interface BrokerLimits {
@@ -65,9 +70,11 @@ export class PublishSender {
             const sent = (client as unknown as { topicAliasSend?: TopicAliasesSent }).topicAliasSend;
             if (sent?.getTopicByAlias(alias) === topic) topic = '';
         }
+        const most = this.limits.maximumPacketSize;
+        // Sized only where a limit could be reached: the message path of the usual small message stays short.
+        if (most === undefined && !properties && message.payload.length + 3 * topic.length + SMALL_PACKET_OVERHEAD < MQTT_MAXIMUM_PACKET_BYTES) return { topic };
         const size = publishPacketSize(topic, message.payload.length, message.qos, this.limits.mqtt5 ? (properties ?? {}) : undefined);
         if (size > MQTT_MAXIMUM_PACKET_BYTES) return { why: `the message is ${size} bytes, more than the ${MQTT_MAXIMUM_PACKET_BYTES} bytes MQTT allows in one packet` };
-        const most = this.limits.maximumPacketSize;
         if (most !== undefined && size > most) return { why: `the message is ${size} bytes, more than the broker's maximum packet size of ${most} bytes` };
         return { topic };
     }
