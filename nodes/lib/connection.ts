@@ -430,6 +430,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         client.subscribe(filter, options, (err, granted) => {
             const grant = granted?.[0];
             let why: string | undefined;
+            // The link went before the SUBACK: not a refusal. The link's status says why, and the
+            // filter is sent again on the next link. A broker without shared subscriptions closes
+            // the link on a $share filter, so that one is reported to its nodes.
+            if (err && err.message === 'Connection closed' && !filter.startsWith('$share/')) {
+                this.subscriptions.unanswered(sent);
+                return;
+            }
             if (err) why = describeUnansweredSubscribe(filter, err.message);
             else if (grant && grant.qos >= 0x80) why = describeAckReason(grant.qos);
             if (why === undefined) {

@@ -208,6 +208,18 @@ test('a refused subscription is told to its subscribers, dropped from what the b
     assert.deepEqual(subs.reconcile().subscribe.map((s) => s.filter), ['secret/#']);
 });
 
+test('a SUBSCRIBE the link took with it is not a refusal: nobody is told, and a persistent session sends it again', () => {
+    // sessionPresent on the next link: only what is not taken as held is sent.
+    const subs = connected(4, undefined, true);
+    const a = subscriber('sensors/#');
+    subs.add(a);
+    const [sent] = subs.reconcile().subscribe;
+    subs.unanswered(sent);
+    assert.deepEqual(a.refusals, []);
+    subs.sessionStarted(true, false);
+    assert.deepEqual(subs.reconcile().subscribe.map((s) => s.filter), ['sensors/#']);
+});
+
 test('a late refusal of an earlier SUBSCRIBE leaves the newer subscription of the same filter in place', () => {
     const subs = connected(5);
     const first = subscriber('f');
