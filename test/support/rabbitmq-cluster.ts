@@ -153,17 +153,35 @@ export class RabbitCluster {
 
     /**
      * `rabbitmqctl <args>` against a running node, as an operator would type it; resolves with its
-     * output, rejects with its output when it fails.
+     * output, rejects with its output when it fails. The CLI is an Erlang node of its own: it gets a
+     * free port on 127.0.0.1 (its default range, 35672-35682, may be taken on a busy machine), and a
+     * second and third try each get another.
      */
     async ctl(node: RabbitNode, args: string[]): Promise<string> {
         const ctl = findRabbitmqScript('rabbitmqctl');
         if (!ctl) throw new Error('rabbitmqctl is missing from the rabbitmq-server package');
-        return new Promise((resolve, reject) => {
-            execFile(ctl, ['-n', node.name, ...args], { env: this.environment(node), timeout: 60000 }, (err, stdout, stderr) => {
-                if (err) reject(new Error(`rabbitmqctl ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`));
-                else resolve(stdout);
-            });
-        });
+        let failure: Error | null = null;
+        for (let attempt = 0; attempt < 3; attempt++) {
+            const port = String(await freePort());
+            const env = {
+                ...this.environment(node),
+                RABBITMQ_CTL_DIST_PORT_MIN: port,
+                RABBITMQ_CTL_DIST_PORT_MAX: port,
+                RABBITMQ_CTL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+            };
+            try {
+                return await new Promise<string>((resolve, reject) => {
+                    execFile(ctl, ['-n', node.name, ...args], { env, timeout: 60000 }, (err, stdout, stderr) => {
+                        if (err) reject(new Error(`rabbitmqctl ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`));
+                        else resolve(stdout);
+                    });
+                });
+            } catch (err) {
+                failure = err as Error;
+                if (attempt < 2) console.log(`# ${failure.message.split('\n').slice(0, 3).join(' ')} - trying again`);
+            }
+        }
+        throw failure;
     }
 
     /** The PID of a node's Erlang VM (the script writes it to its PID file). */
