@@ -157,18 +157,24 @@ export interface BrokerUrl {
  * plain host; throws on an unknown scheme and on a URL that does not parse.
  */
 export function parseBrokerUrl(broker: unknown): BrokerUrl | null {
-    const address = String(broker ?? '').trim();
-    const match = URL_SCHEME.exec(address);
+    const raw = String(broker ?? '').trim();
+    const match = URL_SCHEME.exec(raw);
     if (!match) return null;
+    // What the messages below show of the address: never a password in it.
+    const address = withoutUserInfo(raw);
     const protocol = protocolOfScheme(match[1].toLowerCase());
     if (!protocol) {
         throw new BrokerSettingsError(refusal('broker-scheme', `unknown scheme "${match[1]}" in broker "${address}"`, { scheme: match[1] }));
     }
     let parsed: URL;
     try {
-        parsed = new URL(address.replace(URL_SCHEME, 'http://'));
+        parsed = new URL(raw.replace(URL_SCHEME, 'http://'));
     } catch {
         throw new BrokerSettingsError(refusal('broker-url', `"${address}" is not a valid broker address`, { broker: address }));
+    }
+    // MQTT.js would log in with them, as the core node does; here they would sit in the flow JSON.
+    if (parsed.username || parsed.password) {
+        throw new BrokerSettingsError(refusal('broker-userinfo', `the broker address "${address}" holds a user name or password, which would be stored in the flow: enter them in the User name and Password fields, which Node-RED keeps as credentials`, { broker: address }));
     }
     return {
         protocol,
@@ -177,6 +183,18 @@ export function parseBrokerUrl(broker: unknown): BrokerUrl | null {
         port: parsed.port ? Number(parsed.port) : DEFAULT_PORTS[protocol],
         path: parsed.pathname && parsed.pathname !== '/' ? parsed.pathname : '',
     };
+}
+
+const USER_INFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i;
+
+/** The address with any `user:password@` before its host shown as `***@`. */
+export function withoutUserInfo(address: string): string {
+    return address.replace(USER_INFO, '$1***@');
+}
+
+/** The address with any `user:password@` before its host taken out. */
+export function removeUserInfo(address: string): string {
+    return address.replace(USER_INFO, '$1');
 }
 
 /**

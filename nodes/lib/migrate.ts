@@ -4,7 +4,7 @@
  * every property with the same meaning stay as they are; what this package does not carry over, or
  * does differently, comes back as notes. Flow JSON in, flow JSON out: no file access, no Node-RED.
  */
-import { brokerUrlScheme, protocolOfScheme, readFlag } from './broker-settings';
+import { brokerLines, brokerUrlScheme, protocolOfScheme, readFlag, removeUserInfo } from './broker-settings';
 import { normalizeDatatype } from './payload';
 
 export const TYPE_MAP = {
@@ -115,6 +115,15 @@ function migrateBroker(source: FlowNode, notes: Notes): FlowNode {
         notes.add(source, 'changed', `the URL "${source.url}" is moved to "broker", where this package reads a URL`, 'url');
     }
     delete node.url;
+
+    // The core node logged in with a user name and password written in the URL; this package keeps
+    // them only as credentials, so they leave the flow and the note says where to enter them.
+    const lines = brokerLines(node.broker);
+    const withoutSecrets = lines.map(removeUserInfo);
+    if (withoutSecrets.some((line, i) => line !== lines[i])) {
+        node.broker = withoutSecrets.join('\n');
+        notes.add(source, 'changed', 'the user name and password in the broker URL are removed from the flow: enter them in the broker node\'s User name and Password fields (this package refuses an address that holds them)', 'broker');
+    }
 
     const scheme = brokerUrlScheme(node.broker);
     if (scheme) {

@@ -60,6 +60,7 @@ export type SettingsProblemCode =
     | 'user-props'
     | 'broker-scheme'
     | 'broker-url'
+    | 'broker-userinfo'
     | 'broker-empty'
     | 'broker-space'
     | 'embedded-list'

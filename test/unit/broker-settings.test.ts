@@ -50,6 +50,18 @@ test('any scheme://... in broker is read as a URL, and only the known schemes ar
     assert.throws(() => resolveBrokerSettings({ broker: 'mqtt://h:99999' }), /is not a valid broker address/);
 });
 
+test('a user name or password in a broker URL is refused, and no message shows them', () => {
+    for (const broker of ['mqtt://bob:hunter2@127.0.0.1:1883', 'mqtt://127.0.0.1\nws://bob:hunter2@h/mqtt', 'mqtt://bob@h']) {
+        assert.throws(
+            () => resolveBrokerSettings({ broker }),
+            (err: unknown) => err instanceof BrokerSettingsError && err.problem.code === 'broker-userinfo' && /User name and Password fields/.test(err.message) && !/hunter2|bob/.test(err.message + JSON.stringify(err.problem)),
+            broker,
+        );
+    }
+    // Nor does the refusal of an address that does not parse.
+    assert.throws(() => resolveBrokerSettings({ broker: 'mqtt://bob:hunter2@h:99999' }), (err: unknown) => err instanceof Error && /is not a valid broker address/.test(err.message) && !/hunter2/.test(err.message + JSON.stringify((err as BrokerSettingsError).problem)));
+});
+
 test('a refusal carries the problem the editor words from its catalogue', () => {
     assert.throws(
         () => resolveBrokerSettings({ reconnectDelay: '10', reconnectDelayMax: '5' }),

@@ -56,6 +56,8 @@ const BROKERS: unknown[] = [
     'constructor://h', '__proto__://h', 'mqtt://[::1]:1884', 'h:1883', '1mqtt://h',
     // Several brokers, one a line.
     'a\nmqtts://h:8884', 'h\n\n b ', 'mqtt://h\nftp://x', '127.0.0.1\n0.0.0.0', '\r\nh\r\n', 'mqtt://a\nmqtt://b:2', 'a\nb c',
+    // A user name or password in the URL.
+    'mqtt://bob:pw@h:1883', 'wss://bob@h/mqtt', 'mqtt://bob:p@w@h:99999', 'h\nmqtt://:pw@b', 'mqtt://h/path@x',
 ];
 const PROTOCOLS: unknown[] = [undefined, '', 'mqtt', 'mqtts', 'ws', 'wss', 'tcp', 'tls', 'MQTTS', 'constructor', 'ftp'];
 const FLAGS: unknown[] = [undefined, null, '', true, false, 'true', 'false', 'on', 1, 0];
@@ -146,6 +148,10 @@ function calls(lib: Lib): Array<[string, () => unknown]> {
         add('brokerUrlScheme', broker);
         add('brokerLines', broker);
         add('parseBrokerUrl', broker);
+        if (typeof broker === 'string') {
+            add('withoutUserInfo', broker);
+            add('removeUserInfo', broker);
+        }
         for (const mode of MODES) add('brokerProblem', broker, mode);
     }
     for (const value of PATHS) add('wspathProblem', value);

@@ -167,6 +167,16 @@ describe('broker rules', () => {
         assert.match(notes[0].text, /will not start/);
     });
 
+    test('a user name and password in the broker URL leave the flow, and the note says where they go', () => {
+        const notes = notesOf([{ ...CREDENTIAL_FREE_CORE_BROKER, broker: 'mqtt://bob:hunter2@h:1884' }], 'b');
+        assert.deepEqual(notes.map((n) => `${n.kind} ${n.property}`), ['changed broker']);
+        assert.match(notes[0].text, /User name and Password fields/);
+        assert.doesNotMatch(JSON.stringify(notes), /hunter2|bob/);
+        const after = migratedNode({ ...CREDENTIAL_FREE_CORE_BROKER, broker: 'mqtt://bob:hunter2@h:1884' });
+        assert.equal(after.broker, 'mqtt://h:1884');
+        assert.equal(resolveBrokerSettings(after).url, 'mqtt://h:1884');
+    });
+
     test("the core runtime's own names move to the editor's: url, userProperties, sessionExpiryInterval", () => {
         const core = { ...CREDENTIAL_FREE_CORE_BROKER, url: 'mqtts://h:8883', userProperties: { a: 'b' }, sessionExpiryInterval: 60, verifyservercert: true };
         const after = migratedNode(core);
