@@ -2,7 +2,8 @@
  * A new node takes the only broker there is, in a real Node-RED editor in headless Chromium: with one
  * broker configuration, *mqtt wire in* and *mqtt wire out* dragged from the palette show it chosen when
  * opened, and keep it after Done. Node-RED 4 would show "none" (nodes/editor/mqtt-wire-editor.js,
- * chooseOnlyBroker). On a flow where a second broker is also in scope the user chooses: "none" is shown.
+ * chooseOnlyBroker). On a flow where a second broker is also in scope the user chooses: Node-RED's
+ * own behaviour stays ("none" on Node-RED 4, the first broker on Node-RED 3).
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -12,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { Page } from 'playwright-core';
 import { NodeRedProcess, startNodeRed } from '../support/node-red-process';
 import { closeNodeDialog, openEditor, openNode, placeFromPalette } from './editor-actions';
-import { EDITOR_SETTINGS, EditorSession, until } from './editor-session';
+import { EDITOR_SETTINGS, EditorSession, NODE_RED_VERSION, until } from './editor-session';
 
 const ONLY = 'home broker';
 const SECOND = 'lab broker';
@@ -59,7 +60,7 @@ async function brokerShown(page: Page, id: string): Promise<string> {
     return shown;
 }
 
-test('a new mqtt wire in or out shows the only broker chosen; with two brokers in scope, none', async () => {
+test('a new mqtt wire in or out shows the only broker chosen; with two brokers in scope, the choice Node-RED makes', async () => {
     const page = session.page;
 
     await session.step('open the editor on Flow 1, where one broker is in scope', async () => {
@@ -76,14 +77,20 @@ test('a new mqtt wire in or out shows the only broker chosen; with two brokers i
         });
     }
 
-    await session.step('on Flow 2, with two brokers in scope, a new mqtt-in shows none chosen', async () => {
+    await session.step('on Flow 2, with two brokers in scope, a new mqtt-in shows what Node-RED itself shows', async () => {
         await page.locator('#red-ui-tab-flow2').click();
         await until('Flow 2 to be shown', async () => (await page.locator('#red-ui-tab-flow2').getAttribute('class')) ?? '', (c) => /\bactive\b/.test(c));
         const id = await placeFromPalette(page, 'mqtt-in', 260, 120);
         await openNode(page, id);
-        assert.equal(await page.locator('#node-input-broker').inputValue(), '_ADD_', 'nothing is chosen for the user');
-        const offered = await page.locator('#node-input-broker option').evaluateAll((options) => options.map((o) => o.textContent ?? '').sort());
-        assert.deepEqual(offered.filter((label) => label !== 'none'), [SECOND, ONLY].sort(), 'both brokers are offered');
+        const shown = await page.locator('#node-input-broker').inputValue();
+        // Node-RED 4 shows "none" for a node without a config node; Node-RED 3 shows the first one itself.
+        if (Number(NODE_RED_VERSION.split('.')[0]) >= 4) assert.equal(shown, '_ADD_', 'nothing is chosen for the user');
+        else assert.notEqual(shown, '_ADD_', "Node-RED 3's own choice, the first broker of the list");
+        // The brokers, without "none" (Node-RED 4) and "Add new ..." (Node-RED 3).
+        const offered = await page.locator('#node-input-broker option').evaluateAll((options) =>
+            options.filter((o) => !['', '_ADD_'].includes(o.getAttribute('value') ?? '')).map((o) => o.textContent ?? '').sort(),
+        );
+        assert.deepEqual(offered, [SECOND, ONLY].sort(), 'both brokers are offered');
         await page.locator('#node-dialog-cancel').click();
         await page.locator('#node-dialog-cancel').waitFor({ state: 'detached' });
     });
