@@ -87,7 +87,7 @@ test('the editor plugin, its script and its catalogues are served', async () => 
     assert.match(await script.text(), /window\.MqttWireSidebar = /);
     for (const [lng, label, name] of [
         ['en-US', 'MQTT', 'MQTT brokers'],
-        ['zh-CN', 'MQTT', 'MQTT 代理'],
+        ['zh-CN', 'MQTT', 'MQTT 服务器'],
     ]) {
         const messages = (await (await runtime!.request(`/plugins/messages?lng=${lng}`, { headers: { ...auth, Accept: 'application/json' } })).json()) as Record<string, any>;
         const catalogue = messages[`${PACKAGE_NAME}/mqtt-sidebar`];
