@@ -178,11 +178,29 @@ export function parseBrokerUrl(broker: unknown): BrokerUrl | null {
     }
     return {
         protocol,
-        host: parsed.hostname,
+        // An IPv6 host keeps its brackets in a URL's hostname; the address adds them again.
+        host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
         // A URL says all: without a port it means the scheme's default, whatever the Port field holds.
         port: parsed.port ? Number(parsed.port) : DEFAULT_PORTS[protocol],
         path: parsed.pathname && parsed.pathname !== '/' ? parsed.pathname : '',
     };
+}
+
+/**
+ * The host of a Broker line that is not a URL: an IPv6 address may come in brackets ("[::1]"). A
+ * port after the host ("localhost:1883") is refused in words: the core node, too, would only look
+ * for a host of that name.
+ */
+export function plainHost(line: string): string {
+    const bracketed = /^\[([^\]]+)\]$/.exec(line);
+    if (bracketed) return bracketed[1];
+    const withPort = /^(\[[^\]]+\]|[^:[\]]+):(\d*)$/.exec(line);
+    if (withPort) {
+        throw new BrokerSettingsError(
+            refusal('broker-host-port', `"${line}" has a port after the host: write the port in the Port field, or a whole URL such as mqtt://${withPort[1]}:${withPort[2] || '1883'}`),
+        );
+    }
+    return line;
 }
 
 const USER_INFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i;
@@ -222,7 +240,7 @@ export function brokerProblem(broker: unknown, mode: unknown): SettingsProblem |
 function brokerLineProblem(address: string, mode: unknown): SettingsProblem | null {
     if (address === '') return advice('broker-empty', 'enter the host name or address of the broker');
     try {
-        parseBrokerUrl(address);
+        if (!parseBrokerUrl(address)) plainHost(address);
     } catch (err) {
         if (err instanceof BrokerSettingsError) return err.problem;
         throw err;
@@ -308,6 +326,8 @@ export function resolveBrokerSettings(props: BrokerConfigProps): BrokerSettings 
         protocol = url.protocol;
         host = url.host;
         if (url.path) path = url.path;
+    } else if (!aliyun) {
+        host = plainHost(host);
     }
     if (mode === 'embedded') protocol = 'mqtt';
     const port = aliyun ? aliyun.target.port : url ? url.port : readNumber('port', props.port, DEFAULT_PORTS[protocol]);

@@ -61,6 +61,7 @@ export type SettingsProblemCode =
     | 'broker-scheme'
     | 'broker-url'
     | 'broker-userinfo'
+    | 'broker-host-port'
     | 'broker-empty'
     | 'broker-space'
     | 'embedded-list'

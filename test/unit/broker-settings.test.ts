@@ -62,6 +62,19 @@ test('a user name or password in a broker URL is refused, and no message shows t
     assert.throws(() => resolveBrokerSettings({ broker: 'mqtt://bob:hunter2@h:99999' }), (err: unknown) => err instanceof Error && /is not a valid broker address/.test(err.message) && !/hunter2/.test(err.message + JSON.stringify((err as BrokerSettingsError).problem)));
 });
 
+test('a port after a plain host is refused in words; an IPv6 address may come in brackets', () => {
+    for (const broker of ['localhost:1883', '127.0.0.1:46739', '[::1]:1884', 'a.example\nb.example:1884']) {
+        assert.throws(
+            () => resolveBrokerSettings({ broker }),
+            (err: unknown) => err instanceof BrokerSettingsError && err.problem.code === 'broker-host-port' && /write the port in the Port field/.test(err.message),
+            broker,
+        );
+    }
+    assert.equal(resolveBrokerSettings({ broker: '[::1]', port: '1884' }).url, 'mqtt://[::1]:1884');
+    assert.equal(resolveBrokerSettings({ broker: '::1' }).url, 'mqtt://[::1]:1883');
+    assert.equal(resolveBrokerSettings({ broker: 'mqtt://[::1]:1884' }).url, 'mqtt://[::1]:1884');
+});
+
 test('a refusal carries the problem the editor words from its catalogue', () => {
     assert.throws(
         () => resolveBrokerSettings({ reconnectDelay: '10', reconnectDelayMax: '5' }),

@@ -58,6 +58,8 @@ const BROKERS: unknown[] = [
     'a\nmqtts://h:8884', 'h\n\n b ', 'mqtt://h\nftp://x', '127.0.0.1\n0.0.0.0', '\r\nh\r\n', 'mqtt://a\nmqtt://b:2', 'a\nb c',
     // A user name or password in the URL.
     'mqtt://bob:pw@h:1883', 'wss://bob@h/mqtt', 'mqtt://bob:p@w@h:99999', 'h\nmqtt://:pw@b', 'mqtt://h/path@x',
+    // IPv6 in brackets, and a port after the host.
+    '[::1]', '[::1]:1884', 'localhost:', 'fe80::1', 'a\nh:1',
 ];
 const PROTOCOLS: unknown[] = [undefined, '', 'mqtt', 'mqtts', 'ws', 'wss', 'tcp', 'tls', 'MQTTS', 'constructor', 'ftp'];
 const FLAGS: unknown[] = [undefined, null, '', true, false, 'true', 'false', 'on', 1, 0];
@@ -151,6 +153,7 @@ function calls(lib: Lib): Array<[string, () => unknown]> {
         if (typeof broker === 'string') {
             add('withoutUserInfo', broker);
             add('removeUserInfo', broker);
+            add('plainHost', broker);
         }
         for (const mode of MODES) add('brokerProblem', broker, mode);
     }
