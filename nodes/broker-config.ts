@@ -5,7 +5,8 @@ import type { IClientOptions } from 'mqtt';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from 'node-red';
 import type { BrokerHandle, UserRole } from './broker-handle';
 import { registerConnectionTest } from './broker-config-admin';
-import { BrokerConfigProps, BrokerSettings, readMode, readProtocolVersion, resolveBrokerSettings, sendsSessionExpiry } from './lib/broker-settings';
+import { BrokerConfigProps, BrokerSettings, BrokerSettingsError, readMode, readProtocolVersion, resolveBrokerSettings, sendsSessionExpiry } from './lib/broker-settings';
+import type { SettingsProblem } from './lib/settings-values';
 import { mergeBrokerOverride } from './lib/actions';
 import { aliyunCredentials } from './lib/aliyun-iot';
 import { aliyunSecretProblem } from './lib/aliyun-settings';
@@ -29,6 +30,13 @@ interface Credentials {
 }
 interface TlsConfigNode extends Node {
     addTLSOptions(options: IClientOptions): IClientOptions;
+}
+
+/** A settings problem as a status part: the text the dialog shows under the field, in the editor's language. */
+function problemPart(problem: SettingsProblem): StatusPart {
+    const params: Record<string, string> = {};
+    for (const [name, value] of Object.entries(problem.params)) params[name] = String(value);
+    return [`broker-config.validation.${problem.code}`, params];
 }
 
 export = function (RED: NodeAPI): void {
@@ -61,14 +69,17 @@ export = function (RED: NodeAPI): void {
 
         let settings: BrokerSettings;
         let brokers: BrokerEndpoint[] = [];
+        /** Why the settings cannot be used, for the status in the editor's language (the dialog's own text under the field). */
+        let configProblem: StatusPart | null = null;
         try {
             settings = resolveBrokerSettings(config);
             const secretMissing = settings.aliyun && aliyunSecretProblem((node.credentials as Credentials | undefined)?.aliyunDeviceSecret);
-            if (secretMissing) throw new Error(secretMissing.text);
+            if (secretMissing) throw new BrokerSettingsError(secretMissing);
             brokers = resolveBrokerEndpoints(config);
             node.configError = null;
         } catch (err) {
             node.configError = (err as Error).message;
+            configProblem = err instanceof BrokerSettingsError ? problemPart(err.problem) : ['broker-config.reason.other', { detail: node.configError }];
             node.connection = null;
             node.error(node.configError);
         }
@@ -116,7 +127,7 @@ export = function (RED: NodeAPI): void {
         };
 
         node.currentStatus = (role = 'publisher') => {
-            if (node.configError) return { fill: 'red', shape: 'ring', text: node.configError };
+            if (configProblem) return status('red', 'ring', [configProblem]);
             if (node.connection?.awaitingConnect) return status('grey', 'ring', [part('status.auto-connect-off')]);
             return node.connection ? statusOf(node.connection.status, role) : status('red', 'ring', [part('status.disconnected')]);
         };

@@ -73,3 +73,15 @@ test('while the broker is unreachable the publisher counts what waits, the subsc
     assert.doesNotMatch(inEn ?? '', /waiting/);
     assert.match((await editorStatus('zh-CN').show('in', 'mqtt-in', lastStatus('in')!)) ?? '', HAN);
 });
+
+test('settings the broker node cannot use show in the editor language, as the dialog says them under the field', async () => {
+    await loadFlow([
+        externalBroker('b', broker().port, { broker: `127.0.0.1:${broker().port}` }),
+        { id: 'out', type: 'mqtt-out', broker: 'b', topic: 'status/out', qos: '1', retain: 'false' },
+    ]);
+    const status = await waitForStatus('out', (s) => s.fill === 'red', 'the settings refused');
+    const validation = (lang: string) => catalogue(lang, 'broker-config').validation['broker-host-port'];
+    assert.equal(await editorStatus('zh-CN').show('out', 'mqtt-out', status), validation('zh-CN'));
+    assert.equal(await editorStatus('en-US').show('out', 'mqtt-out', status), validation('en-US'));
+    assert.match(validation('zh-CN'), HAN);
+});
