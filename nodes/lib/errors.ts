@@ -36,7 +36,7 @@ const ENGLISH: Record<ReasonCode, string> = {
     refused: 'nothing is listening at __address__ - is the broker running?',
     'host-not-found': 'host not found: __host__',
     timeout: 'no answer from __address__ (timed out)',
-    'not-authorized': 'not authorized',
+    'not-authorized': 'not authorized - check the user name and password, and what the broker allows this client',
     'bad-credentials': 'bad user name or password',
     'identifier-rejected': 'the broker rejected the client id',
     'server-unavailable': 'the broker is unavailable',

@@ -37,7 +37,7 @@ test('external-broker-login.json: connects once the user name and password are g
         const myMosquitto = nodeNamed(flow, 'my Mosquitto', 'broker-config');
         const out = nodeWith(flow, 'mqtt-out', 'topic', 'nodered/hello');
         await waitForStatus(out.id, (s) => s.fill === 'red' && /reconnecting/.test(s.text ?? ''), `refused with ${what}`);
-        assert.match(statusInWords(myMosquitto.id), /^reconnecting \(attempt \d+\): not authorized$/, `with ${what}`);
+        assert.match(statusInWords(myMosquitto.id), /^reconnecting \(attempt \d+\): not authorized - check the user name and password/, `with ${what}`);
         assert.equal(flow.filter((n) => n.credentials !== undefined).length, 0, 'the example stores no credentials');
         await unloadFlow();
     }

@@ -11,6 +11,8 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { probeConnection, probeListen, ProbeResult } from '../../dist/lib/connection-probe';
 import { Mosquitto, startMosquitto } from '../support/mosquitto';
+
+const NOT_AUTHORIZED = 'not authorized - check the user name and password, and what the broker allows this client';
 import { freePort } from '../support/shared/ports';
 
 const PASSWORD = 'probe-secret-4711';
@@ -67,11 +69,11 @@ test('a broker with a password file: the right password connects, a wrong one an
     assert.equal(right.ok, true, right.text);
     // Mosquitto answers a wrong password as it answers no user at all: not authorized, on 3.1.1 and on 5.
     const wrong = await probe(guarded.url, guarded.port, { username: 'homeuser', password: 'wrong' });
-    assert.deepEqual([wrong.ok, wrong.code, wrong.text], [false, 'not-authorized', 'not authorized']);
+    assert.deepEqual([wrong.ok, wrong.code, wrong.text], [false, 'not-authorized', NOT_AUTHORIZED]);
     const wrong5 = await probe(guarded.url, guarded.port, { protocolVersion: 5, username: 'homeuser', password: 'wrong' });
-    assert.deepEqual([wrong5.ok, wrong5.code, wrong5.text], [false, 'not-authorized', 'not authorized']);
+    assert.deepEqual([wrong5.ok, wrong5.code, wrong5.text], [false, 'not-authorized', NOT_AUTHORIZED]);
     const none = await probe(guarded.url, guarded.port);
-    assert.deepEqual([none.ok, none.code, none.text], [false, 'not-authorized', 'not authorized']);
+    assert.deepEqual([none.ok, none.code, none.text], [false, 'not-authorized', NOT_AUTHORIZED]);
     for (const result of [right, wrong, wrong5, none]) assert.doesNotMatch(JSON.stringify(result), new RegExp(PASSWORD));
 });
 

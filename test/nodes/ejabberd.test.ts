@@ -77,7 +77,7 @@ for (const protocolVersion of ['5', '4'] as const) {
 test('without a user name ejabberd refuses the connection, and the status says "not authorized"', async () => {
     await loadFlow([externalBroker('b', ejabberd().nodes[0].port, { protocolVersion: '5' }), { id: 'in', type: 'mqtt-in', broker: 'b', topic: 'ej/x', qos: '1', wires: [[]] }]);
     const status = await waitForStatus('in', (s) => s.fill === 'red' && /attempt/.test(statusInWords(s)), 'a refused connection');
-    assert.match(statusInWords(status), /^reconnecting \(attempt \d+\): not authorized$/);
+    assert.match(statusInWords(status), /^reconnecting \(attempt \d+\): not authorized - check the user name and password/);
     await unloadFlow();
 });
 

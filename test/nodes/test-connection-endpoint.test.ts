@@ -99,7 +99,7 @@ test('an admin gets the result: the stored password for an unchanged field, the 
     assert.equal(v5.text, `connected to 127.0.0.1:${broker.port} with MQTT 5`);
 
     const typedWrong = await ask(dialog({}, TYPED_WRONG));
-    assert.deepEqual([typedWrong.ok, typedWrong.key, typedWrong.text], [false, 'reason.not-authorized', 'not authorized']);
+    assert.deepEqual([typedWrong.ok, typedWrong.key, typedWrong.text], [false, 'reason.not-authorized', 'not authorized - check the user name and password, and what the broker allows this client']);
 
     const badPort = await ask(dialog({ port: '70000' }));
     assert.deepEqual([badPort.ok, badPort.key], [false, 'validation.port']);
