@@ -5,7 +5,9 @@
  *   tray a wish for ~800 px, so in a narrower window the whole form scrolled sideways and the labels
  *   slid out of sight as the user moved from field to field;
  * - in Chinese the broker is 服务器 everywhere the user reads it (the dialog's labels say 服务器; the
- *   hint under the broker field and the MQTT sidebar said 代理, a second word for the same thing).
+ *   hint under the broker field and the MQTT sidebar said 代理, a second word for the same thing);
+ * - the help of each node fits the help sidebar: Node-RED never wraps <code>, and long ones (the
+ *   Alibaba Cloud client id) made the broker's help 533 px wide in a 298 px sidebar.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -130,5 +132,38 @@ test('in Chinese the broker is called 服务器 in the dialog and in the MQTT si
         const text = await until('the broker box of the MQTT sidebar', () => box.innerText(), (t) => t.includes(address));
         assert.doesNotMatch(text, /代理/, 'the MQTT sidebar uses a second word for the broker');
     });
+    session.assertClean();
+});
+
+test('the help of each node fits the help sidebar, in English and in Chinese', async () => {
+    const page = session.page;
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await session.step('open the editor in a 1024x700 window', async () => {
+        await openEditor(page, red.url);
+    });
+    for (const language of ['en-US', 'zh-CN']) {
+        await session.step(`${language}: the help of broker-config, mqtt-in and mqtt-out needs no sideways scrolling`, async () => {
+            await chooseLanguage(page, red.url, language);
+            await showSidebarTab(page, 'help');
+            for (const type of ['broker-config', 'mqtt-in', 'mqtt-out']) {
+                await page.evaluate((t) => (globalThis as unknown as { RED: { sidebar: { help: { show: (type: string) => void } } } }).RED.sidebar.help.show(t), type);
+                const help = page.locator('#red-ui-sidebar .red-ui-help:visible').first();
+                await readText(help.locator('p').first(), /\S/, `the help of ${type}`);
+                await help.waitFor();
+                const [overflow, widestText] = await help.evaluate((element) => {
+                    // The widest thing in the help against the room the sidebar gives it.
+                    const room = element.getBoundingClientRect();
+                    let widest = 0;
+                    let text = '';
+                    for (const child of Array.from(element.querySelectorAll('*')) as Array<{ getBoundingClientRect(): { right: number }; textContent: string | null }>) {
+                        const reach = child.getBoundingClientRect().right - room.left;
+                        if (reach > widest) [widest, text] = [reach, (child.textContent ?? '').slice(0, 60)];
+                    }
+                    return [Math.round(widest - room.width), text] as const;
+                });
+                assert.ok(overflow <= 1, `the help of ${type} reaches ${overflow} px beyond the sidebar, at "${widestText}"`);
+            }
+        });
+    }
     session.assertClean();
 });
