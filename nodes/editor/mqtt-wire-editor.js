@@ -139,9 +139,9 @@
         return problem === null ? true : problem;
     }
 
-    /** Shows under the topic field (in `target`) why `value` is not a valid topic of `kind`; returns that reason or null. */
-    function showTopicProblem(target, kind, value) {
-        var problem = (value === '' || isEnvVar(value)) ? null : topicProblem(kind, value);
+    /** Shows under the topic field (in `target`) why `value` is not a valid topic of `kind` (empty counts only with `emptyIsProblem`); returns that reason or null. */
+    function showTopicProblem(target, kind, value, emptyIsProblem) {
+        var problem = ((value === '' && !emptyIsProblem) || isEnvVar(value)) ? null : topicProblem(kind, value);
         target.text(problem || '').toggle(!!problem);
         return problem;
     }

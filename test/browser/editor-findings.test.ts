@@ -167,3 +167,22 @@ test('the help of each node fits the help sidebar, in English and in Chinese', a
     }
     session.assertClean();
 });
+
+test('an mqtt wire in whose topic is emptied says why under the field', async () => {
+    const page = session.page;
+    await page.setViewportSize({ width: 1400, height: 900 });
+    await session.step('open the editor in English', async () => {
+        await openEditor(page, red.url);
+        if (!/Deploy/.test(await page.locator('#red-ui-header-button-deploy').innerText())) await chooseLanguage(page, red.url, 'en-US');
+    });
+    await session.step('empty the topic of mqtt wire in: the line under it says a topic cannot be empty', async () => {
+        await openNode(page, 'in1');
+        await page.locator('#node-input-topic').fill('');
+        await readText(page.locator('#mqtt-wire-in-topic-problem'), 'a topic cannot be empty', 'the problem under the topic field');
+        await page.locator('#node-input-topic').fill('home/#');
+        await page.locator('#mqtt-wire-in-topic-problem').waitFor({ state: 'hidden' });
+        await page.locator('#node-dialog-cancel').click();
+        await page.locator('#node-dialog-cancel').waitFor({ state: 'detached' });
+    });
+    session.assertClean();
+});
