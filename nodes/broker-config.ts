@@ -250,19 +250,23 @@ export = function (RED: NodeAPI): void {
         node.connection = connection;
         watchInSidebar(connection);
 
-        // While the link is down the counts of waiting and dropped messages change: show them each second.
+        // While the link is down, and after it is back while what waited is still being sent, the
+        // counts of waiting and dropped messages change: show them each second until none waits.
         let countsTimer: NodeJS.Timeout | null = null;
+        const counting = (link: LinkStatus): boolean =>
+            link.state === 'reconnecting' || link.state === 'connecting' || (link.state === 'connected' && connection.delivery.queued > 0);
+        const stopCounting = (): void => {
+            if (countsTimer) clearInterval(countsTimer);
+            countsTimer = null;
+        };
         const showStatus = (): void => {
             for (const [user, role] of users) user.status(node.currentStatus(role));
+            if (!counting(connection.status)) stopCounting();
         };
         connection.on('status', (link) => {
             for (const [user, role] of users) user.status(statusOf(link, role));
-            const down = link.state === 'reconnecting' || link.state === 'connecting';
-            if (down && !countsTimer) countsTimer = setInterval(showStatus, 1000);
-            if (!down && countsTimer) {
-                clearInterval(countsTimer);
-                countsTimer = null;
-            }
+            if (!counting(link)) stopCounting();
+            else if (!countsTimer) countsTimer = setInterval(showStatus, 1000);
             // Log each new reason once, not every attempt.
             const why = link.state === 'reconnecting' && link.reason ? reasonText(link.reason) : '';
             if (why && why !== lastLoggedReason) node.warn(why);
@@ -278,8 +282,7 @@ export = function (RED: NodeAPI): void {
         connection.on('orphan-error', (err, message) => node.error(node.text('log.restored-failed', { topic: message.topic, reason: err.message })));
 
         node.on('close', (done: () => void) => {
-            if (countsTimer) clearInterval(countsTimer);
-            countsTimer = null;
+            stopCounting();
             void (async () => {
                 const waiting = connection.delivery.queued;
                 await connection.close();
