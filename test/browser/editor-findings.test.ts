@@ -51,7 +51,8 @@ after(async () => {
 /** Opens the broker dialog from the mqtt wire in node, as a user does with the pencil beside the broker. */
 async function openBrokerDialog(page: Page): Promise<void> {
     await openNode(page, 'in1');
-    await page.locator('#node-input-btn-broker-edit').click();
+    // The pencil beside the broker: its id differs between Node-RED 4 and 3.
+    await page.locator('#node-input-btn-broker-edit, #node-input-lookup-broker').first().click();
     await page.locator('#node-config-input-broker').waitFor();
     await waitForDialog(page);
 }
