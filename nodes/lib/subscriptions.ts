@@ -189,12 +189,12 @@ export class Subscriptions {
         if (this.atBroker.get(sent.filter)?.id === sent.id) this.atBroker.delete(sent.filter);
     }
 
-    /** The broker refused a SUBSCRIBE: its subscribers are told why. */
     /** The link went before the broker answered `sent`: it is no longer taken as held, so the next link sends it again. */
     unanswered(sent: BrokerSubscription): void {
         if (this.atBroker.get(sent.filter)?.id === sent.id) this.atBroker.delete(sent.filter);
     }
 
+    /** The broker refused a SUBSCRIBE: its subscribers are told why. */
     refused(sent: BrokerSubscription, why: string): void {
         this.unanswered(sent);
         for (const subscriber of this.subscribersByFilter.get(sent.filter) ?? []) subscriber.refused(why);
