@@ -63,14 +63,13 @@ export function showValue(value: unknown): string {
         return String(value);
     }
 }
-const show = showValue;
 
 /** msg.broker keys whose value is a secret: a refusal names the key, never the value. */
 const SECRET_KEYS = ['password'];
 
 export function parseAction(value: unknown, allowed: readonly ActionName[]): ActionName {
     if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as ActionName;
-    throw new ActionError('unknown-action', `unknown action ${show(value)}: use ${allowed.join(', ')}`, { action: show(value), allowed: allowed.join(', ') });
+    throw new ActionError('unknown-action', `unknown action ${showValue(value)}: use ${allowed.join(', ')}`, { action: showValue(value), allowed: allowed.join(', ') });
 }
 
 const isEmpty = (value: unknown): boolean => value === undefined || value === null || value === '';
@@ -80,34 +79,34 @@ function readBoolean(value: unknown, name: string, fallback: boolean | undefined
     if (isEmpty(value)) return fallback;
     if (value === true || value === 'true') return true;
     if (value === false || value === 'false') return false;
-    throw new ActionError('invalid-option', `${name} must be true or false, not ${show(value)}`, { name, value: show(value) });
+    throw new ActionError('invalid-option', `${name} must be true or false, not ${showValue(value)}`, { name, value: showValue(value) });
 }
 
 function readQoS(value: unknown, fallback: QoS): QoS {
     if (isEmpty(value)) return fallback;
     if (value === 0 || value === 1 || value === 2) return value;
     if (value === '0' || value === '1' || value === '2') return Number(value) as QoS;
-    throw new ActionError('invalid-qos', `QoS must be 0, 1 or 2, not ${show(value)}`, { qos: show(value) });
+    throw new ActionError('invalid-qos', `QoS must be 0, 1 or 2, not ${showValue(value)}`, { qos: showValue(value) });
 }
 
 function readRetainHandling(value: unknown): 0 | 1 | 2 {
     if (isEmpty(value)) return 0;
     if (value === 0 || value === 1 || value === 2) return value;
     if (value === '0' || value === '1' || value === '2') return Number(value) as 0 | 1 | 2;
-    throw new ActionError('invalid-option', `rh must be 0, 1 or 2, not ${show(value)}`, { name: 'rh', value: show(value) });
+    throw new ActionError('invalid-option', `rh must be 0, 1 or 2, not ${showValue(value)}`, { name: 'rh', value: showValue(value) });
 }
 
 function readDatatype(value: unknown): InputDatatype {
     const datatype = normalizeDatatype(value);
     if (datatype === null) {
-        throw new ActionError('invalid-datatype', `datatype must be auto-detect, auto, utf8, buffer, json or base64, not ${show(value)}`, { datatype: show(value) });
+        throw new ActionError('invalid-datatype', `datatype must be auto-detect, auto, utf8, buffer, json or base64, not ${showValue(value)}`, { datatype: showValue(value) });
     }
     return datatype;
 }
 
 function readFilter(value: unknown): string {
     if (typeof value !== 'string' || value === '') {
-        throw new ActionError('invalid-topic', `a topic filter must be a non-empty string, not ${show(value)}`, { topic: show(value), reason: 'not a non-empty string' });
+        throw new ActionError('invalid-topic', `a topic filter must be a non-empty string, not ${showValue(value)}`, { topic: showValue(value), reason: 'not a non-empty string' });
     }
     const problem = checkTopicFilter(value);
     if (problem) throw new ActionError('invalid-topic', `invalid topic filter "${value}": ${problem.text}`, { topic: value, reason: problem.text, rule: problem.code });
@@ -118,7 +117,7 @@ function readFilter(value: unknown): string {
 function entries(topic: unknown): unknown[] {
     if (Array.isArray(topic)) return topic;
     if (typeof topic === 'string' || (typeof topic === 'object' && topic !== null)) return [topic];
-    throw new ActionError('bad-subscription', `msg.topic must be a topic, a {topic, qos} object or an array of them, not ${show(topic)}`, { topic: show(topic) });
+    throw new ActionError('bad-subscription', `msg.topic must be a topic, a {topic, qos} object or an array of them, not ${showValue(topic)}`, { topic: showValue(topic) });
 }
 
 /**
@@ -130,7 +129,7 @@ function entries(topic: unknown): unknown[] {
 export function parseSubscriptions(topic: unknown): DynamicSubscription[] {
     return entries(topic).map((entry) => {
         if (typeof entry === 'string') entry = { topic: entry };
-        if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ActionError('bad-subscription', `each subscription must be a topic or a {topic, qos} object, not ${show(entry)}`, { topic: show(entry) });
+        if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ActionError('bad-subscription', `each subscription must be a topic or a {topic, qos} object, not ${showValue(entry)}`, { topic: showValue(entry) });
         const e = entry as Record<string, unknown>;
         const sub: DynamicSubscription = {
             topic: readFilter(e.topic),
@@ -256,7 +255,7 @@ function lifecycleProps(kind: LifecycleKind, value: Record<string, unknown> | nu
 export function parseBrokerOverride(value: unknown): BrokerOverride | null {
     if (value === undefined || value === null) return null;
     if (typeof value !== 'object' || Array.isArray(value)) {
-        throw new ActionError('broker-not-object', `msg.broker must be an object of connection settings, not ${show(value)}`, { value: show(value) });
+        throw new ActionError('broker-not-object', `msg.broker must be an object of connection settings, not ${showValue(value)}`, { value: showValue(value) });
     }
     const override: BrokerOverride = { props: {}, force: false };
     const props = override.props as Record<string, unknown>;
@@ -268,7 +267,7 @@ export function parseBrokerOverride(value: unknown): BrokerOverride | null {
         if (!kind) throw new ActionError('broker-unknown-key', `msg.broker.${key} is not a connection setting`, { key });
         if (!fits(kind, v)) {
             if (SECRET_KEYS.includes(key)) throw new ActionError('broker-bad-secret', `msg.broker.${key} must be a string (its value is not shown)`, { key });
-            throw new ActionError('broker-bad-value', `msg.broker.${key} cannot be ${show(v)}`, { key, value: show(v) });
+            throw new ActionError('broker-bad-value', `msg.broker.${key} cannot be ${showValue(v)}`, { key, value: showValue(v) });
         }
         if (key === 'force') override.force = v === true || v === 'true';
         else if (key === 'username' || key === 'password') override[key] = v as string;
